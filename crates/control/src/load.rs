@@ -1,0 +1,1 @@
+//! TOML text → [`crate::Settings`], collecting every error with its position.

@@ -1,0 +1,1 @@
+//! The PlantKeeper master: HTTP API, live control state and the ticker.

@@ -1,0 +1,1 @@
+//! The simulated garden, simulated nodes over real HTTP, and the load generator.

@@ -1,0 +1,57 @@
+//! PlantKeeper's time-series store: one [`Store`] trait, implemented by the embedded SQLite
+//! engine here and by PostgreSQL later.
+//!
+//! **Architecture invariant:** only the store's writer touches the database for writes; every
+//! write goes through [`Store::write`], which returns only after the batch is durably committed
+//! (group commit: concurrent writes share one transaction).
+
+pub mod model;
+pub mod sqlite;
+
+pub use model::*;
+
+use async_trait::async_trait;
+
+/// Errors of a store operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused an operation or could not be reached.
+    #[error("database error: {0}")]
+    Database(String),
+    /// The store has been closed (shutdown in progress).
+    #[error("the store is closed")]
+    Closed,
+    /// A query argument was out of range (for example `step` too small for the range).
+    #[error("{0}")]
+    InvalidQuery(String),
+}
+
+/// The persistence interface the master uses. All timestamps are milliseconds since the Unix
+/// epoch (UTC).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Durably stores a batch: reports with their readings, state changes and events.
+    /// Returns after the commit. A report whose `(node, boot, seq)` is already stored is not
+    /// stored again and is flagged as a duplicate in the receipt.
+    async fn write(&self, batch: WriteBatch) -> Result<WriteReceipt, StoreError>;
+
+    /// Increments and returns the master's persisted epoch. Called once at every start.
+    async fn begin_epoch(&self) -> Result<u64, StoreError>;
+
+    /// Readings of one sensor in `[from_ms, to_ms)`, oldest first; with `step_ms`, one averaged
+    /// point per step-aligned bucket (its start time).
+    async fn readings(&self, query: ReadingsQuery) -> Result<Vec<Point>, StoreError>;
+
+    /// State changes and events in `[from_ms, to_ms)`, newest first.
+    async fn events(&self, query: EventsQuery) -> Result<Vec<EventRow>, StoreError>;
+
+    /// State changes at or after `from_ms`, oldest first (to rebuild daily budgets after a restart).
+    async fn state_changes_since(&self, from_ms: i64) -> Result<Vec<StateChange>, StoreError>;
+
+    /// Proves the store is writable now (a tiny committed write).
+    async fn check_writable(&self) -> Result<(), StoreError>;
+
+    /// Commits everything already submitted and stops the writer. Later writes fail with
+    /// [`StoreError::Closed`].
+    async fn close(&self) -> Result<(), StoreError>;
+}

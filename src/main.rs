@@ -1,0 +1,2 @@
+//! The `plantkeeper` command line.
+fn main() {}
