@@ -1,1 +1,3 @@
 //! The PlantKeeper master: HTTP API, live control state and the ticker.
+
+pub mod clock;
