@@ -14,6 +14,10 @@
 //! output's own node; `a.b` is an output reference when node `a` has an output `b`, otherwise a
 //! sensor of node `a`.
 
+mod evaluate;
+
+pub use evaluate::{ConditionInput, ConditionInputs};
+
 /// A parsed and resolved condition together with its source text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConditionExpr {

@@ -1,6 +1,9 @@
 //! Schedules: local-time windows such as `06:00-21:00`, `mon-fri 22:00-06:00` or
 //! `sunrise+30m-sunset`, evaluated in the master's IANA time zone.
 
+mod evaluate;
+pub mod sun;
+
 /// Where the garden is, for sunrise and sunset.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Location {
