@@ -7,13 +7,15 @@
 
 pub mod model;
 pub mod sqlite;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
 
 pub use model::*;
 
 use async_trait::async_trait;
 
 /// Errors of a store operation.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database refused an operation or could not be reached.
     #[error("database error: {0}")]

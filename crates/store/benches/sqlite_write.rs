@@ -1,0 +1,170 @@
+//! Write throughput of the SQLite store, for docs/BENCHMARKS.md.
+//!
+//! For each durability level and number of concurrent writers, every writer sends reports of
+//! 4 readings (one node per writer) for a fixed time; we count acknowledged reports. The same
+//! run measures a baseline: raw rusqlite inserts of readings rows in 1000-row transactions, on
+//! the same schema, with the same durability level. Ratios compare readings/s.
+//!
+//! ```text
+//! cargo bench -p plantkeeper-store --bench sqlite_write [-- SECONDS_PER_CASE]
+//! ```
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use plantkeeper_store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
+use plantkeeper_store::{NewReading, ReportRecord, Store, WriteBatch};
+use rusqlite::{Connection, params};
+
+const SENSORS: [&str; 4] = ["temperature", "humidity", "soil_moisture", "level"];
+const WRITER_COUNTS: [usize; 4] = [1, 10, 100, 1000];
+const BASELINE_TRANSACTION_ROWS: usize = 1000;
+
+fn main() {
+    // `cargo bench` passes `--bench`; the optional number is the seconds per case.
+    let seconds = std::env::args()
+        .skip(1)
+        .find_map(|arg| arg.parse::<f64>().ok())
+        .unwrap_or(3.0);
+    let duration = Duration::from_secs_f64(seconds);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("building the tokio runtime");
+
+    println!("{seconds} s per case; a report = 4 readings; rows/s below count readings");
+    println!(
+        "{:<8} {:>8} {:>12} {:>14} {:>16} {:>10}",
+        "sync", "writers", "reports/s", "readings/s", "raw rows/s", "ratio"
+    );
+    for synchronous in [Synchronous::Full, Synchronous::Normal] {
+        let raw_rows_per_s = raw_baseline(synchronous, duration);
+        println!(
+            "{:<8} {:>8} {:>12} {:>14} {:>16.0} {:>10}",
+            format!("{synchronous:?}"),
+            "raw",
+            "-",
+            "-",
+            raw_rows_per_s,
+            "1.00"
+        );
+        for writers in WRITER_COUNTS {
+            let reports_per_s = runtime.block_on(store_run(synchronous, writers, duration));
+            let readings_per_s = reports_per_s * SENSORS.len() as f64;
+            println!(
+                "{:<8} {:>8} {:>12.0} {:>14.0} {:>16.0} {:>10.2}",
+                format!("{synchronous:?}"),
+                writers,
+                reports_per_s,
+                readings_per_s,
+                raw_rows_per_s,
+                readings_per_s / raw_rows_per_s
+            );
+        }
+    }
+}
+
+/// Acknowledged reports per second with `writers` concurrent writers.
+async fn store_run(synchronous: Synchronous, writers: usize, duration: Duration) -> f64 {
+    let dir = tempfile::tempdir().expect("creating a temporary directory");
+    let options = SqliteOptions {
+        synchronous,
+        ..SqliteOptions::default()
+    };
+    let store =
+        Arc::new(SqliteStore::open(&dir.path().join("bench.db"), options).expect("opening"));
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for writer in 0..writers {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move {
+            let node = format!("node-{writer}");
+            let mut sent: u64 = 0;
+            for seq in 0u32.. {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let at = i64::from(seq) * 5000;
+                store
+                    .write(report_batch(&node, seq, at))
+                    .await
+                    .expect("bench write");
+                sent += 1;
+            }
+            sent
+        });
+    }
+    let mut reports: u64 = 0;
+    while let Some(sent) = tasks.join_next().await {
+        reports += sent.expect("bench writer task");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    store.close().await.expect("closing");
+    reports as f64 / elapsed
+}
+
+fn report_batch(node: &str, seq: u32, at_ms: i64) -> WriteBatch {
+    let readings = SENSORS
+        .iter()
+        .map(|sensor| NewReading {
+            sensor: (*sensor).to_owned(),
+            at_ms,
+            value: 21.5,
+        })
+        .collect();
+    WriteBatch {
+        reports: vec![ReportRecord {
+            node: node.to_owned(),
+            boot: Some(1),
+            seq,
+            received_at_ms: at_ms,
+            readings,
+        }],
+        ..WriteBatch::default()
+    }
+}
+
+/// Raw rusqlite: readings rows inserted in 1000-row transactions on the readings table and
+/// index of the schema, in WAL with `synchronous`; rows per second.
+fn raw_baseline(synchronous: Synchronous, duration: Duration) -> f64 {
+    let dir = tempfile::tempdir().expect("creating a temporary directory");
+    let mut connection = raw_connection(&dir.path().join("raw.db"), synchronous);
+    let started = Instant::now();
+    let mut rows: u64 = 0;
+    while started.elapsed() < duration {
+        let transaction = connection.transaction().expect("begin");
+        {
+            let mut insert = transaction
+                .prepare_cached("INSERT INTO readings (series_id, ts, value) VALUES (?1, ?2, ?3)")
+                .expect("prepare");
+            for _ in 0..BASELINE_TRANSACTION_ROWS {
+                let series = (rows % 4000) as i64;
+                insert
+                    .execute(params![series, rows as i64, 21.5])
+                    .expect("insert");
+                rows += 1;
+            }
+        }
+        transaction.commit().expect("commit");
+    }
+    rows as f64 / started.elapsed().as_secs_f64()
+}
+
+fn raw_connection(path: &Path, synchronous: Synchronous) -> Connection {
+    let connection = Connection::open(path).expect("opening the baseline database");
+    let level = match synchronous {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    connection
+        .execute_batch(&format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {level};
+             CREATE TABLE readings (series_id INTEGER NOT NULL, ts INTEGER NOT NULL,
+                                    value REAL NOT NULL) STRICT;
+             CREATE INDEX readings_by_series_time ON readings (series_id, ts);"
+        ))
+        .expect("creating the baseline schema");
+    connection
+}

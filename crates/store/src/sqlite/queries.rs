@@ -1,0 +1,177 @@
+//! The read queries, run on a read connection of the pool.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::database_error;
+use crate::{Event, EventRow, EventsQuery, Point, ReadingsQuery, StateChange, StoreError};
+
+/// Raw points of one series in `[from, to)`, oldest first.
+const RAW_READINGS: &str = "SELECT ts, value FROM readings \
+     WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts, rowid LIMIT ?4";
+
+/// One averaged point per `step`-aligned bucket, labelled with the bucket's start. SQLite's `%`
+/// keeps the sign of `ts`, so a negative remainder is shifted down one step: the start is the
+/// floor, `-15` with step 10 falls in the bucket starting at `-20`. Written so that nothing
+/// overflows for any `ts` whose bucket start is representable.
+const BUCKETED_READINGS: &str = "SELECT \
+         CASE WHEN ts % ?4 < 0 THEN ts - ts % ?4 - ?4 ELSE ts - ts % ?4 END AS bucket, \
+         AVG(value) \
+     FROM readings WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3 \
+     GROUP BY bucket ORDER BY bucket LIMIT ?5";
+
+/// Readings of `query`'s series; an unknown node or sensor has none.
+///
+/// # Errors
+/// [`StoreError::InvalidQuery`] for a `step_ms` that is not positive.
+pub(crate) fn readings(
+    connection: &Connection,
+    query: &ReadingsQuery,
+) -> Result<Vec<Point>, StoreError> {
+    validate_step(query.step_ms)?;
+    if query.limit == 0 || query.from_ms >= query.to_ms {
+        return Ok(Vec::new());
+    }
+    let Some(series_id) = series_id(connection, &query.node, &query.sensor)? else {
+        return Ok(Vec::new());
+    };
+    let limit = sql_limit(query.limit);
+    let point = |row: &Row<'_>| Ok((row.get(0)?, row.get(1)?));
+    let points = match query.step_ms {
+        None => connection
+            .prepare_cached(RAW_READINGS)
+            .and_then(|mut select| {
+                select
+                    .query_map(params![series_id, query.from_ms, query.to_ms, limit], point)?
+                    .collect()
+            }),
+        Some(step) => connection
+            .prepare_cached(BUCKETED_READINGS)
+            .and_then(|mut select| {
+                select
+                    .query_map(
+                        params![series_id, query.from_ms, query.to_ms, step, limit],
+                        point,
+                    )?
+                    .collect()
+            }),
+    };
+    points.map_err(database_error("reading readings"))
+}
+
+/// Checks a readings step before any work is queued.
+pub(crate) fn validate_step(step_ms: Option<i64>) -> Result<(), StoreError> {
+    match step_ms {
+        Some(step) if step <= 0 => Err(StoreError::InvalidQuery(format!(
+            "step must be positive, got {step} ms"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn series_id(connection: &Connection, node: &str, sensor: &str) -> Result<Option<i64>, StoreError> {
+    connection
+        .prepare_cached("SELECT id FROM series WHERE node = ?1 AND sensor = ?2")
+        .and_then(|mut select| {
+            select
+                .query_row(params![node, sensor], |row| row.get(0))
+                .optional()
+        })
+        .map_err(database_error("looking up a series"))
+}
+
+/// State changes (`source` 0) and events (`source` 1) in `[from, to)`, newest first. At the
+/// same millisecond, state changes come first (an override event causes the state change
+/// that follows it), then the later-inserted row.
+const EVENTS: &str = "SELECT ts, node, output, power, reason, NULL AS kind, 0 AS source, id \
+         FROM state_changes WHERE ts >= ?1 AND ts < ?2 \
+     UNION ALL \
+     SELECT ts, node, output, NULL, message, kind, 1 AS source, id \
+         FROM events WHERE ts >= ?1 AND ts < ?2 \
+     ORDER BY ts DESC, source, id DESC LIMIT ?3";
+
+/// [`EVENTS`] for one node (a separate text so that SQLite uses the `(node, ts)` indexes).
+const NODE_EVENTS: &str = "SELECT ts, node, output, power, reason, NULL AS kind, 0 AS source, id \
+         FROM state_changes WHERE node = ?4 AND ts >= ?1 AND ts < ?2 \
+     UNION ALL \
+     SELECT ts, node, output, NULL, message, kind, 1 AS source, id \
+         FROM events WHERE node = ?4 AND ts >= ?1 AND ts < ?2 \
+     ORDER BY ts DESC, source, id DESC LIMIT ?3";
+
+/// State changes and events of `query`, newest first, at most `limit`.
+pub(crate) fn events(
+    connection: &Connection,
+    query: &EventsQuery,
+) -> Result<Vec<EventRow>, StoreError> {
+    if query.limit == 0 || query.from_ms >= query.to_ms {
+        return Ok(Vec::new());
+    }
+    let limit = sql_limit(query.limit);
+    let rows = match &query.node {
+        None => connection.prepare_cached(EVENTS).and_then(|mut select| {
+            select
+                .query_map(params![query.from_ms, query.to_ms, limit], event_row)?
+                .collect()
+        }),
+        Some(node) => connection
+            .prepare_cached(NODE_EVENTS)
+            .and_then(|mut select| {
+                select
+                    .query_map(params![query.from_ms, query.to_ms, limit, node], event_row)?
+                    .collect()
+            }),
+    };
+    rows.map_err(database_error("reading events"))
+}
+
+/// A row of [`EVENTS`]: `ts, node, output, power, reason|message, kind, source, id`.
+fn event_row(row: &Row<'_>) -> rusqlite::Result<EventRow> {
+    let source: i64 = row.get(6)?;
+    Ok(if source == 0 {
+        EventRow::StateChange(StateChange {
+            at_ms: row.get(0)?,
+            node: row.get(1)?,
+            output: row.get(2)?,
+            power: row.get(3)?,
+            reason: row.get(4)?,
+        })
+    } else {
+        EventRow::Event(Event {
+            at_ms: row.get(0)?,
+            node: row.get(1)?,
+            output: row.get(2)?,
+            message: row.get(4)?,
+            kind: row.get(5)?,
+        })
+    })
+}
+
+/// State changes at or after `from_ms`, oldest first (insertion order within a millisecond).
+pub(crate) fn state_changes_since(
+    connection: &Connection,
+    from_ms: i64,
+) -> Result<Vec<StateChange>, StoreError> {
+    connection
+        .prepare_cached(
+            "SELECT ts, node, output, power, reason FROM state_changes \
+             WHERE ts >= ?1 ORDER BY ts, id",
+        )
+        .and_then(|mut select| {
+            select
+                .query_map([from_ms], |row| {
+                    Ok(StateChange {
+                        at_ms: row.get(0)?,
+                        node: row.get(1)?,
+                        output: row.get(2)?,
+                        power: row.get(3)?,
+                        reason: row.get(4)?,
+                    })
+                })?
+                .collect()
+        })
+        .map_err(database_error("reading state changes"))
+}
+
+/// A `usize` limit as SQLite's signed LIMIT (saturating: no answer is that long anyway).
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}

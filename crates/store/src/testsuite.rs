@@ -1,0 +1,601 @@
+//! The behaviour every [`Store`] engine must have, as one `pub async fn` per behaviour, so the
+//! SQLite engine, a PostgreSQL engine and the master's fakes all run the same checks.
+//!
+//! Each function takes a fresh, empty store and panics (with a message saying what broke) when
+//! the behaviour is missing. [`store_suite!`](crate::store_suite) turns all of them into
+//! `#[tokio::test]`s for a store factory. The suite expects reads to keep working after
+//! [`Store::close`] (only writes are refused), since it checks what a close committed.
+//!
+//! Enabled by the `testsuite` cargo feature.
+
+use std::sync::Arc;
+
+use crate::{
+    Event, EventRow, EventsQuery, NewReading, Point, ReadingsQuery, ReportRecord, StateChange,
+    Store, StoreError, WriteBatch,
+};
+
+/// Generates one `#[tokio::test]` per suite function. `$fresh` is an async fn returning
+/// `(Arc<dyn Store>, guard)`: a new empty store, and whatever must live as long as it (a
+/// temporary directory, a database name to drop). Every test closes its store at the end.
+/// The calling crate needs `tokio` with the `macros` and `rt-multi-thread` features.
+///
+/// ```text
+/// async fn fresh_store() -> (Arc<dyn Store>, tempfile::TempDir) { ... }
+/// plantkeeper_store::store_suite!(fresh_store);
+/// ```
+#[macro_export]
+macro_rules! store_suite {
+    ($fresh:path) => {
+        $crate::store_suite!(@tests $fresh;
+            write_then_read_roundtrip,
+            readings_average_per_step_bucket,
+            retried_report_is_stored_once_and_flagged_duplicate,
+            reports_without_boot_are_never_duplicates,
+            epoch_increases_at_every_begin,
+            events_are_merged_newest_first_with_node_filter_and_limit,
+            state_changes_since_are_oldest_first,
+            concurrent_writers_are_all_acknowledged_and_stored,
+            close_commits_queued_writes_then_refuses_writes,
+        );
+    };
+    (@tests $fresh:path; $($name:ident),+ $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (store, _guard) = $fresh().await;
+                $crate::testsuite::$name(::std::sync::Arc::clone(&store)).await;
+                store.close().await.expect("closing the store after the test");
+            }
+        )+
+    };
+}
+
+/// A reading of `sensor` at `at_ms`.
+pub fn reading(sensor: &str, at_ms: i64, value: f64) -> NewReading {
+    NewReading {
+        sensor: sensor.to_owned(),
+        at_ms,
+        value,
+    }
+}
+
+/// A report of `node` received at `received_at_ms`.
+pub fn report(
+    node: &str,
+    boot: Option<u32>,
+    seq: u32,
+    received_at_ms: i64,
+    readings: Vec<NewReading>,
+) -> ReportRecord {
+    ReportRecord {
+        node: node.to_owned(),
+        boot,
+        seq,
+        received_at_ms,
+        readings,
+    }
+}
+
+/// A batch of reports only.
+pub fn reports_batch(reports: Vec<ReportRecord>) -> WriteBatch {
+    WriteBatch {
+        reports,
+        ..WriteBatch::default()
+    }
+}
+
+/// Every raw reading of `node`/`sensor` in `[from_ms, to_ms)`.
+pub async fn raw_points(
+    store: &dyn Store,
+    node: &str,
+    sensor: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Vec<Point> {
+    let query = ReadingsQuery {
+        node: node.to_owned(),
+        sensor: sensor.to_owned(),
+        from_ms,
+        to_ms,
+        step_ms: None,
+        limit: usize::MAX,
+    };
+    store.readings(query).await.expect("reading raw points")
+}
+
+fn readings_query(from_ms: i64, to_ms: i64, step_ms: Option<i64>, limit: usize) -> ReadingsQuery {
+    ReadingsQuery {
+        node: "bed-1".to_owned(),
+        sensor: "soil_moisture".to_owned(),
+        from_ms,
+        to_ms,
+        step_ms,
+        limit,
+    }
+}
+
+/// Points equal within 1e-9 on values, exactly on times.
+fn assert_points(actual: &[Point], expected: &[Point], what: &str) {
+    let same = actual.len() == expected.len()
+        && actual
+            .iter()
+            .zip(expected)
+            .all(|(a, e)| a.0 == e.0 && (a.1 - e.1).abs() < 1e-9);
+    assert!(same, "{what}: expected {expected:?}, got {actual:?}");
+}
+
+/// Written readings come back in range, oldest first, per sensor, limited to the oldest ones;
+/// an unknown node or sensor has no readings.
+pub async fn write_then_read_roundtrip(store: Arc<dyn Store>) {
+    let batch = reports_batch(vec![report(
+        "bed-1",
+        Some(7),
+        1,
+        1_000,
+        vec![
+            reading("soil_moisture", 300, 30.5),
+            reading("soil_moisture", 100, 10.5),
+            reading("soil_moisture", 200, 20.5),
+            reading("temperature", 200, 21.0),
+        ],
+    )]);
+    let receipt = store.write(batch).await.expect("writing one report");
+    assert_eq!(
+        receipt.duplicate,
+        vec![false],
+        "a first report is not a duplicate"
+    );
+
+    let all = store
+        .readings(readings_query(0, 1_000, None, 100))
+        .await
+        .expect("reading back");
+    assert_points(
+        &all,
+        &[(100, 10.5), (200, 20.5), (300, 30.5)],
+        "all soil readings, oldest first",
+    );
+
+    let window = store
+        .readings(readings_query(100, 300, None, 100))
+        .await
+        .expect("reading a window");
+    assert_points(
+        &window,
+        &[(100, 10.5), (200, 20.5)],
+        "[from, to) includes from, excludes to",
+    );
+
+    let limited = store
+        .readings(readings_query(0, 1_000, None, 2))
+        .await
+        .expect("reading limited");
+    assert_points(
+        &limited,
+        &[(100, 10.5), (200, 20.5)],
+        "a limit keeps the oldest points",
+    );
+
+    let temperature = raw_points(store.as_ref(), "bed-1", "temperature", 0, 1_000).await;
+    assert_points(
+        &temperature,
+        &[(200, 21.0)],
+        "another sensor of the same node",
+    );
+
+    let unknown_sensor = raw_points(store.as_ref(), "bed-1", "no_such_sensor", 0, 1_000).await;
+    assert!(
+        unknown_sensor.is_empty(),
+        "an unknown sensor has no readings: {unknown_sensor:?}"
+    );
+    let unknown_node = raw_points(store.as_ref(), "no-such-node", "soil_moisture", 0, 1_000).await;
+    assert!(
+        unknown_node.is_empty(),
+        "an unknown node has no readings: {unknown_node:?}"
+    );
+}
+
+/// With a step, one point per step-aligned bucket (floor division, negative times included),
+/// labelled with the bucket start, averaging the readings inside `[from, to)` only.
+pub async fn readings_average_per_step_bucket(store: Arc<dyn Store>) {
+    let readings = [
+        (-15, 1.0),
+        (-5, 2.0),
+        (0, 1.0),
+        (5, 2.0),
+        (9, 6.0),
+        (10, 8.0),
+        (25, 4.0),
+    ]
+    .into_iter()
+    .map(|(at, value)| reading("soil_moisture", at, value))
+    .collect();
+    store
+        .write(reports_batch(vec![report(
+            "bed-1",
+            Some(1),
+            1,
+            30,
+            readings,
+        )]))
+        .await
+        .expect("writing readings");
+
+    let step = |from, to, step, limit| readings_query(from, to, Some(step), limit);
+    let buckets = store
+        .readings(step(-20, 30, 10, 100))
+        .await
+        .expect("step 10 over [-20, 30)");
+    assert_points(
+        &buckets,
+        &[(-20, 1.0), (-10, 2.0), (0, 3.0), (10, 8.0), (20, 4.0)],
+        "buckets start at multiples of the step, below zero too, and average their points",
+    );
+
+    let odd = store
+        .readings(step(-13, 21, 10, 100))
+        .await
+        .expect("step 10 over [-13, 21)");
+    assert_points(
+        &odd,
+        &[(-10, 2.0), (0, 3.0), (10, 8.0)],
+        "an unaligned range keeps aligned bucket starts and drops points outside it",
+    );
+
+    let sevens = store.readings(step(-20, 30, 7, 100)).await.expect("step 7");
+    assert_points(
+        &sevens,
+        &[(-21, 1.0), (-7, 2.0), (0, 1.5), (7, 7.0), (21, 4.0)],
+        "step 7: -15 in [-21, -14), -5 in [-7, 0), 0 and 5 in [0, 7), 9 and 10 in [7, 14)",
+    );
+
+    let limited = store
+        .readings(step(-20, 30, 10, 2))
+        .await
+        .expect("step with limit");
+    assert_points(
+        &limited,
+        &[(-20, 1.0), (-10, 2.0)],
+        "a limit keeps the oldest buckets",
+    );
+
+    for bad_step in [0, -10] {
+        match store.readings(step(-20, 30, bad_step, 100)).await {
+            Err(StoreError::InvalidQuery(_)) => {}
+            other => panic!("step {bad_step} should be an invalid query, got {other:?}"),
+        }
+    }
+}
+
+/// A retried report (same node, boot and seq) is stored once: the retry is flagged duplicate
+/// and its readings are not stored again, even within one batch. Another boot or seq is new.
+pub async fn retried_report_is_stored_once_and_flagged_duplicate(store: Arc<dyn Store>) {
+    let original = report(
+        "bed-1",
+        Some(42),
+        17,
+        1_000,
+        vec![reading("soil_moisture", 900, 40.0)],
+    );
+    let first = store
+        .write(reports_batch(vec![original.clone()]))
+        .await
+        .expect("first write");
+    assert_eq!(first.duplicate, vec![false], "the first delivery is new");
+
+    let retry = store
+        .write(reports_batch(vec![original.clone()]))
+        .await
+        .expect("retry");
+    assert_eq!(
+        retry.duplicate,
+        vec![true],
+        "the retry is flagged duplicate"
+    );
+
+    let mut other_boot = original.clone();
+    other_boot.boot = Some(43);
+    let mut other_seq = original.clone();
+    other_seq.seq = 18;
+    let mixed = store
+        .write(reports_batch(vec![
+            other_boot,
+            original.clone(),
+            other_seq.clone(),
+            other_seq,
+        ]))
+        .await
+        .expect("batch with a retry inside");
+    assert_eq!(
+        mixed.duplicate,
+        vec![false, true, false, true],
+        "per report, in order: new boot, old retry, new seq, same report twice in one batch"
+    );
+
+    let points = raw_points(store.as_ref(), "bed-1", "soil_moisture", 0, 2_000).await;
+    assert_eq!(
+        points.len(),
+        3,
+        "original, new boot and new seq stored once each: {points:?}"
+    );
+}
+
+/// Without `boot` a report cannot be recognised, so it is never flagged and always stored.
+pub async fn reports_without_boot_are_never_duplicates(store: Arc<dyn Store>) {
+    let bootless = report(
+        "bed-1",
+        None,
+        5,
+        1_000,
+        vec![reading("soil_moisture", 900, 40.0)],
+    );
+    for attempt in 1..=2 {
+        let receipt = store
+            .write(reports_batch(vec![bootless.clone()]))
+            .await
+            .expect("writing bootless");
+        assert_eq!(
+            receipt.duplicate,
+            vec![false],
+            "bootless report, attempt {attempt}"
+        );
+    }
+    let points = raw_points(store.as_ref(), "bed-1", "soil_moisture", 0, 2_000).await;
+    assert_eq!(
+        points.len(),
+        2,
+        "both bootless deliveries are stored: {points:?}"
+    );
+}
+
+/// A fresh store's first epoch is 1 and every `begin_epoch` adds one.
+pub async fn epoch_increases_at_every_begin(store: Arc<dyn Store>) {
+    let first = store.begin_epoch().await.expect("first epoch");
+    let second = store.begin_epoch().await.expect("second epoch");
+    let third = store.begin_epoch().await.expect("third epoch");
+    assert_eq!((first, second, third), (1, 2, 3), "epochs of a fresh store");
+}
+
+fn change(at_ms: i64, node: &str, power: bool) -> StateChange {
+    StateChange {
+        at_ms,
+        node: node.to_owned(),
+        output: "valve".to_owned(),
+        power,
+        reason: format!("change at {at_ms}"),
+    }
+}
+
+fn event(at_ms: i64, node: Option<&str>) -> Event {
+    Event {
+        at_ms,
+        kind: "override_set".to_owned(),
+        node: node.map(str::to_owned),
+        output: node.map(|_| "valve".to_owned()),
+        message: format!("event at {at_ms}"),
+    }
+}
+
+/// State changes and events come back together, newest first, within `[from, to)`, filtered
+/// by node when asked, at most `limit` (the newest).
+pub async fn events_are_merged_newest_first_with_node_filter_and_limit(store: Arc<dyn Store>) {
+    let batch = WriteBatch {
+        reports: Vec::new(),
+        state_changes: vec![
+            change(100, "bed-1", true),
+            change(300, "bed-2", true),
+            change(500, "bed-1", false),
+        ],
+        events: vec![
+            event(200, Some("bed-1")),
+            event(400, None),
+            event(600, Some("bed-2")),
+        ],
+    };
+    store
+        .write(batch)
+        .await
+        .expect("writing changes and events");
+
+    let query = |from_ms, to_ms, node: Option<&str>, limit| EventsQuery {
+        from_ms,
+        to_ms,
+        node: node.map(str::to_owned),
+        limit,
+    };
+    let times = |rows: &[EventRow]| rows.iter().map(EventRow::at_ms).collect::<Vec<_>>();
+
+    let all = store
+        .events(query(0, 1_000, None, 100))
+        .await
+        .expect("all events");
+    assert_eq!(
+        times(&all),
+        vec![600, 500, 400, 300, 200, 100],
+        "merged, newest first"
+    );
+    assert_eq!(
+        all[1],
+        EventRow::StateChange(change(500, "bed-1", false)),
+        "a state change row"
+    );
+    assert_eq!(
+        all[2],
+        EventRow::Event(event(400, None)),
+        "an event row without node"
+    );
+
+    let window = store
+        .events(query(200, 500, None, 100))
+        .await
+        .expect("window");
+    assert_eq!(
+        times(&window),
+        vec![400, 300, 200],
+        "[from, to) includes from, excludes to"
+    );
+
+    let bed_1 = store
+        .events(query(0, 1_000, Some("bed-1"), 100))
+        .await
+        .expect("bed-1 events");
+    assert_eq!(
+        times(&bed_1),
+        vec![500, 200, 100],
+        "only bed-1 rows, node-less events excluded"
+    );
+
+    let newest = store
+        .events(query(0, 1_000, None, 2))
+        .await
+        .expect("limited events");
+    assert_eq!(
+        times(&newest),
+        vec![600, 500],
+        "a limit keeps the newest rows"
+    );
+}
+
+/// `state_changes_since` returns changes at or after the time, oldest first, insertion order
+/// kept within a millisecond.
+pub async fn state_changes_since_are_oldest_first(store: Arc<dyn Store>) {
+    let first = change(100, "bed-1", true);
+    let mut same_ms = change(200, "bed-1", false);
+    same_ms.reason = "first at 200".to_owned();
+    let mut same_ms_later = change(200, "bed-2", true);
+    same_ms_later.reason = "second at 200".to_owned();
+    let later = change(300, "bed-2", false);
+    for changes in [
+        vec![later.clone(), same_ms.clone()],
+        vec![same_ms_later.clone(), first],
+    ] {
+        let batch = WriteBatch {
+            state_changes: changes,
+            ..WriteBatch::default()
+        };
+        store.write(batch).await.expect("writing state changes");
+    }
+    let since = store
+        .state_changes_since(200)
+        .await
+        .expect("state changes since 200");
+    assert_eq!(
+        since,
+        vec![same_ms, same_ms_later, later],
+        "from 200 on, oldest first"
+    );
+}
+
+/// Many tasks writing at once are all acknowledged and every row is stored.
+pub async fn concurrent_writers_are_all_acknowledged_and_stored(store: Arc<dyn Store>) {
+    const TASKS: u32 = 200;
+    const WRITES: u32 = 50;
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..TASKS {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move {
+            let node = format!("node-{task}");
+            for seq in 0..WRITES {
+                let at = i64::from(seq);
+                let batch = reports_batch(vec![report(
+                    &node,
+                    Some(task),
+                    seq,
+                    at,
+                    vec![reading("level", at, f64::from(seq))],
+                )]);
+                let receipt = store.write(batch).await.map_err(|error| (seq, error))?;
+                assert_eq!(receipt.duplicate, vec![false], "{node} seq {seq} is new");
+            }
+            Ok::<_, (u32, StoreError)>(())
+        });
+    }
+    while let Some(outcome) = tasks.join_next().await {
+        if let Err((seq, error)) = outcome.expect("writer task panicked") {
+            panic!("a concurrent write (seq {seq}) failed: {error}");
+        }
+    }
+    for task in 0..TASKS {
+        let node = format!("node-{task}");
+        let points = raw_points(store.as_ref(), &node, "level", 0, i64::from(WRITES)).await;
+        assert_eq!(
+            points.len(),
+            WRITES as usize,
+            "every acknowledged write of {node} is stored"
+        );
+    }
+}
+
+/// `close` commits what was submitted before it; afterwards writes fail with
+/// [`StoreError::Closed`], and closing again is fine.
+pub async fn close_commits_queued_writes_then_refuses_writes(store: Arc<dyn Store>) {
+    const WRITERS: u32 = 100;
+    store
+        .check_writable()
+        .await
+        .expect("an open store is writable");
+    let mut writes = tokio::task::JoinSet::new();
+    for seq in 0..WRITERS {
+        let store = Arc::clone(&store);
+        writes.spawn(async move {
+            let at = i64::from(seq);
+            let batch = reports_batch(vec![report(
+                "tank",
+                Some(1),
+                seq,
+                at,
+                vec![reading("level", at, 50.0)],
+            )]);
+            (seq, store.write(batch).await)
+        });
+    }
+    store
+        .close()
+        .await
+        .expect("closing while writes are in flight");
+
+    let mut acknowledged = Vec::new();
+    while let Some(outcome) = writes.join_next().await {
+        match outcome.expect("write task panicked") {
+            (seq, Ok(_)) => acknowledged.push(i64::from(seq)),
+            (_, Err(StoreError::Closed)) => {}
+            (seq, Err(error)) => panic!("write {seq} racing close failed with {error}, not Closed"),
+        }
+    }
+    let stored: Vec<i64> = raw_points(store.as_ref(), "tank", "level", 0, i64::from(WRITERS))
+        .await
+        .into_iter()
+        .map(|(at, _)| at)
+        .collect();
+    acknowledged.sort_unstable();
+    assert_eq!(
+        stored, acknowledged,
+        "exactly the acknowledged writes are stored"
+    );
+
+    let late = store
+        .write(reports_batch(vec![report(
+            "tank",
+            Some(1),
+            999,
+            0,
+            Vec::new(),
+        )]))
+        .await;
+    assert!(
+        matches!(late, Err(StoreError::Closed)),
+        "a write after close: {late:?}"
+    );
+    let epoch = store.begin_epoch().await;
+    assert!(
+        matches!(epoch, Err(StoreError::Closed)),
+        "begin_epoch after close: {epoch:?}"
+    );
+    let writable = store.check_writable().await;
+    assert!(
+        matches!(writable, Err(StoreError::Closed)),
+        "check_writable after close: {writable:?}"
+    );
+    store.close().await.expect("closing a second time");
+}
