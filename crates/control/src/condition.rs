@@ -13,8 +13,14 @@
 //! Names are resolved against the settings when they are loaded: a bare `sensor` belongs to the
 //! output's own node; `a.b` is an output reference when node `a` has an output `b`, otherwise a
 //! sensor of node `a`.
+//!
+//! Reading a condition happens in two steps: [`parse::parse_condition`] turns the text into an
+//! unresolved [`parse::RawCondition`] (syntax errors carry their offset in the text), and
+//! [`resolve::resolve_condition`] binds every name to a node, sensor or output.
 
 mod evaluate;
+pub mod parse;
+pub mod resolve;
 
 pub use evaluate::{ConditionInput, ConditionInputs};
 
@@ -84,4 +90,24 @@ pub enum CompareOp {
     Eq,
     /// `!=`
     Ne,
+}
+
+impl CompareOp {
+    /// The operator as written in a condition: `<`, `<=`, `>`, `>=`, `==` or `!=`.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CompareOp::Lt => "<",
+            CompareOp::Le => "<=",
+            CompareOp::Gt => ">",
+            CompareOp::Ge => ">=",
+            CompareOp::Eq => "==",
+            CompareOp::Ne => "!=",
+        }
+    }
+}
+
+impl std::fmt::Display for CompareOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.symbol())
+    }
 }

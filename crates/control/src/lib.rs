@@ -14,5 +14,6 @@ pub mod engine;
 pub mod load;
 pub mod schedule;
 pub mod settings;
+pub mod summary;
 
 pub use settings::Settings;

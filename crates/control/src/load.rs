@@ -1,1 +1,156 @@
 //! TOML text → [`crate::Settings`], collecting every error with its position.
+//!
+//! The file is parsed into a spanned TOML tree (`toml::de::DeTable`), which is then walked
+//! section by section. Nothing stops at the first problem: every mistake in the file is
+//! reported in one run, each as `FILE:LINE:COL: path.to.field: message`. If the TOML itself is
+//! malformed, only the syntax errors are reported (checking the meaning of a half-read file
+//! would mostly produce noise).
+//!
+//! Beyond types and ranges, loading rejects: unknown keys (with a "did you mean" hint — a typo
+//! must never silently disable a safety rule), references to unknown nodes or outputs,
+//! reference cycles between outputs, sunrise/sunset windows without a location, and
+//! `on_when`/`off_when` pairs that could never work (see `conflicts`).
+
+mod alerts;
+mod conflicts;
+mod cycles;
+mod error;
+mod formats;
+mod master;
+mod nodes;
+mod outputs;
+mod reader;
+mod source;
+pub(crate) mod suggest;
+mod telemetry;
+mod timing;
+
+use std::path::Path;
+
+use toml::de::DeTable;
+
+pub use alerts::{DEFAULT_NODE_SILENT_AFTER, NODE_SILENT_AFTER_LIMITS};
+pub use error::{ConfigError, LoadError};
+pub use master::{DEFAULT_DATABASE, DEFAULT_LISTEN, DEFAULT_TIMEZONE};
+pub use nodes::MIN_TOKEN_CHARS;
+pub use outputs::{MAX_ON_LIMITS, MAX_ON_PER_DAY_LIMITS, MIN_OFF_LIMITS, MIN_ON_LIMITS};
+pub use reader::DurationLimits;
+pub use telemetry::DEFAULT_LOG;
+pub use timing::{BUILT_IN_DEFAULTS, LEASE_LIMITS, REPORT_EVERY_LIMITS, STALE_AFTER_LIMITS};
+
+use crate::settings::Settings;
+use reader::{Fields, Reader};
+
+const ROOT_KEYS: [&str; 5] = ["master", "telemetry", "alerts", "defaults", "nodes"];
+const ROOT_MISPLACED: [(&str, &str); 9] = [
+    ("listen", "in [master]"),
+    ("database", "in [master]"),
+    ("timezone", "in [master]"),
+    ("latitude", "in [master]"),
+    ("longitude", "in [master]"),
+    ("log", "in [telemetry]"),
+    ("report_every", "in [defaults]"),
+    ("stale_after", "in [defaults]"),
+    ("lease", "in [defaults]"),
+];
+
+/// Loads settings from config text; `file_name` is only used in error positions.
+///
+/// Returns every problem found, in file order, when the text is not a valid config.
+pub fn load_settings(file_name: &str, text: &str) -> Result<Settings, Vec<ConfigError>> {
+    let mut reader = Reader::new(file_name, text);
+    let (document, syntax_errors) = DeTable::parse_recoverable(text);
+    if !syntax_errors.is_empty() {
+        for error in syntax_errors {
+            let offset = error.span().map_or(0, |span| span.start);
+            reader.error_at(offset, "", error.message());
+        }
+        return Err(reader.into_errors());
+    }
+    let root_span = document.span();
+    let root = document.get_ref();
+    let root_fields = Fields {
+        table: root,
+        path: "",
+        span: &root_span,
+    };
+    reader.reject_unknown_keys(root_fields, &ROOT_KEYS, &ROOT_MISPLACED);
+
+    let master_section = section(&mut reader, root, "master");
+    let master = master::read_master(&mut reader, master_section.as_ref().map(Section::fields));
+    let telemetry_section = section(&mut reader, root, "telemetry");
+    let telemetry =
+        telemetry::read_telemetry(&mut reader, telemetry_section.as_ref().map(Section::fields));
+    let alerts_section = section(&mut reader, root, "alerts");
+    let alerts = alerts::read_alerts(&mut reader, alerts_section.as_ref().map(Section::fields));
+    let defaults = match section(&mut reader, root, "defaults") {
+        Some(section) => {
+            let fields = section.fields();
+            reader.reject_unknown_keys(fields, &timing::TIMING_KEYS, &[]);
+            let (defaults, origin) = timing::read_timing(&mut reader, fields, BUILT_IN_DEFAULTS);
+            timing::check_timing(&mut reader, defaults, &origin);
+            defaults
+        }
+        None => BUILT_IN_DEFAULTS,
+    };
+    let nodes_value = root.get("nodes");
+    let index = nodes::output_index(nodes_value);
+    let loaded = nodes::read_nodes(&mut reader, nodes_value, defaults, &index, master.location);
+    cycles::reject_cycles(&mut reader, &loaded);
+    conflicts::reject_conflicts(&mut reader, &loaded);
+
+    if reader.has_errors() {
+        return Err(reader.into_errors());
+    }
+    Ok(Settings {
+        master,
+        telemetry,
+        alerts,
+        defaults,
+        nodes: loaded
+            .into_iter()
+            .map(|node| (node.settings.id.clone(), node.settings))
+            .collect(),
+    })
+}
+
+/// Reads and loads a config file.
+pub fn load_file(path: &Path) -> Result<Settings, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    load_settings(&path.display().to_string(), &text).map_err(LoadError::Invalid)
+}
+
+/// A top-level section that is present and is a table.
+struct Section<'t, 'i> {
+    name: &'static str,
+    table: &'t DeTable<'i>,
+    span: std::ops::Range<usize>,
+}
+
+impl<'t, 'i> Section<'t, 'i> {
+    fn fields(&self) -> Fields<'_, 'i> {
+        Fields {
+            table: self.table,
+            path: self.name,
+            span: &self.span,
+        }
+    }
+}
+
+/// The top-level section `name`, when present; a non-table value is reported.
+fn section<'t, 'i>(
+    reader: &mut Reader<'_>,
+    root: &'t DeTable<'i>,
+    name: &'static str,
+) -> Option<Section<'t, 'i>> {
+    let value = root.get(name)?;
+    let table = reader.table(value, name, &format!("a table `[{name}]`"))?;
+    Some(Section {
+        name,
+        table,
+        span: value.span(),
+    })
+}

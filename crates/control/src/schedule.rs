@@ -1,5 +1,9 @@
 //! Schedules: local-time windows such as `06:00-21:00`, `mon-fri 22:00-06:00` or
 //! `sunrise+30m-sunset`, evaluated in the master's IANA time zone.
+//!
+//! [`parse::parse_window`] reads one window as written in a config file.
+
+pub mod parse;
 
 mod evaluate;
 pub mod sun;

@@ -1,0 +1,89 @@
+//! `[telemetry]`: log level, log format, Loki push.
+
+use std::collections::BTreeMap;
+
+use super::formats::{check_log_filter, check_url, is_label_name};
+use super::reader::{Fields, Reader};
+use crate::settings::{LogFormat, TelemetrySettings};
+
+/// Default `log` filter.
+pub const DEFAULT_LOG: &str = "info";
+
+const KEYS: [&str; 4] = ["log", "log_format", "loki_url", "loki_labels"];
+
+/// Reads `[telemetry]` (absent = `info`, text, no Loki).
+pub(super) fn read_telemetry(
+    reader: &mut Reader<'_>,
+    fields: Option<Fields<'_, '_>>,
+) -> TelemetrySettings {
+    let mut telemetry = TelemetrySettings {
+        log: DEFAULT_LOG.to_owned(),
+        log_format: LogFormat::Text,
+        loki_url: None,
+        loki_labels: BTreeMap::new(),
+    };
+    let Some(fields) = fields else {
+        return telemetry;
+    };
+    reader.reject_unknown_keys(fields, &KEYS, &[]);
+    if let Some(value) = fields.get("log") {
+        let field = fields.field("log");
+        if let Some(text) = reader.string(value, &field, "a log filter string like `info`") {
+            match check_log_filter(text) {
+                Ok(()) => telemetry.log = text.to_owned(),
+                Err(message) => reader.error(&value.span(), &field, message),
+            }
+        }
+    }
+    if let Some(value) = fields.get("log_format") {
+        let field = fields.field("log_format");
+        match reader.string(value, &field, "`\"text\"` or `\"json\"`") {
+            Some("text") => telemetry.log_format = LogFormat::Text,
+            Some("json") => telemetry.log_format = LogFormat::Json,
+            Some(other) => reader.error(
+                &value.span(),
+                &field,
+                format!("expected `text` or `json`, got `{other}`"),
+            ),
+            None => {}
+        }
+    }
+    if let Some(value) = fields.get("loki_url") {
+        let field = fields.field("loki_url");
+        if let Some(text) =
+            reader.string(value, &field, "a URL string like `http://127.0.0.1:3100`")
+        {
+            match check_url(text, &["http", "https"]) {
+                Ok(()) => telemetry.loki_url = Some(text.to_owned()),
+                Err(message) => reader.error(&value.span(), &field, message),
+            }
+        }
+    }
+    if let Some(value) = fields.get("loki_labels") {
+        let field = fields.field("loki_labels");
+        if let Some(labels) = reader.table(
+            value,
+            &field,
+            "a table of labels like `{ site = \"greenhouse\" }`",
+        ) {
+            for (key, label) in labels.iter() {
+                let name = key.get_ref().as_ref();
+                let label_field = format!("{field}.{name}");
+                if !is_label_name(name) {
+                    reader.error(
+                        &key.span(),
+                        &label_field,
+                        format!("invalid label name `{name}`: use letters, digits and `_`, not starting with a digit"),
+                    );
+                    continue;
+                }
+                if let Some(text) = reader.string(label, &label_field, "a string") {
+                    telemetry
+                        .loki_labels
+                        .insert(name.to_owned(), text.to_owned());
+                }
+            }
+        }
+    }
+    telemetry
+}
