@@ -297,11 +297,12 @@ pub fn window(text: &str) -> Window {
 }
 
 fn split_span(span: &str) -> (&str, &str) {
-    // The separating '-' is the first one not directly after "sunrise"/"sunset" (an offset sign).
+    // The separating '-' is the first one that is not an offset sign (`sunrise-30m`).
     let bytes = span.as_bytes();
     for (index, &byte) in bytes.iter().enumerate() {
-        if byte == b'-' && !span[..index].ends_with("sunrise") && !span[..index].ends_with("sunset")
-        {
+        let after_sun = span[..index].ends_with("sunrise") || span[..index].ends_with("sunset");
+        let offset_follows = bytes.get(index + 1).is_some_and(u8::is_ascii_digit);
+        if byte == b'-' && !(after_sun && offset_follows) {
             return (&span[..index], &span[index + 1..]);
         }
     }
