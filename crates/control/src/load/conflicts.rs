@@ -218,11 +218,16 @@ impl Interval {
         }
     }
 
-    /// The declared valid range of a sensor (`min..=max`), unbounded where not declared.
+    /// The declared valid range of a sensor (`min..=max`), unbounded where not declared or
+    /// where the declaration is itself invalid (already reported, `min >= max`).
     fn declared(sensor: Option<&SensorSettings>) -> Self {
         let min = sensor.and_then(|s| s.min).unwrap_or(f64::NEG_INFINITY);
         let max = sensor.and_then(|s| s.max).unwrap_or(f64::INFINITY);
-        Self::new(min, true, max, true)
+        if min < max {
+            Self::new(min, true, max, true)
+        } else {
+            Self::new(f64::NEG_INFINITY, false, f64::INFINITY, false)
+        }
     }
 
     fn intersect(&self, other: &Interval) -> Option<Interval> {
