@@ -446,17 +446,17 @@ mod tests {
     fn beds_start_just_above_their_on_thresholds_and_cross_within_a_minute() {
         let mut garden = Garden::new(1);
         let thresholds = [30.0, 35.0];
-        for bed in 0..2 {
+        for (moisture, threshold) in garden.state().bed_moisture_pct.iter().zip(thresholds) {
             assert!(
-                garden.state().bed_moisture_pct[bed] > thresholds[bed],
-                "bed {bed} starts already dry"
+                *moisture > threshold,
+                "a bed starts at {moisture}, already below {threshold}"
             );
         }
         garden.step(MINUTE, &RelayStates::default());
-        for bed in 0..2 {
+        for (moisture, threshold) in garden.state().bed_moisture_pct.iter().zip(thresholds) {
             assert!(
-                garden.state().bed_moisture_pct[bed] < thresholds[bed],
-                "bed {bed} still above its threshold after a minute"
+                *moisture < threshold,
+                "a bed is still at {moisture} ≥ {threshold} after a minute"
             );
         }
     }
