@@ -252,6 +252,35 @@ mod tests {
     }
 
     #[test]
+    fn config_passes_the_masters_own_check() {
+        let tokens = DemoTokens::generate();
+        let text = demo_settings_toml(
+            &tokens,
+            "127.0.0.1:8001".parse().expect("address"),
+            "sqlite://demo.db",
+            "Europe/Paris",
+        );
+        let settings =
+            plantkeeper_control::load::load_settings("demo.toml", &text).unwrap_or_else(|errors| {
+                let listed: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                panic!(
+                    "the demo config fails `check`:\n{}\n{text}",
+                    listed.join("\n")
+                )
+            });
+        assert_eq!(settings.nodes.len(), NODE_IDS.len());
+        let bed_1 = &settings.nodes["bed-1"];
+        assert_eq!(
+            hex::encode(bed_1.token_sha256),
+            sha256_hex(&tokens.nodes["bed-1"])
+        );
+        assert_eq!(
+            bed_1.outputs["valve"].max_on,
+            Some(std::time::Duration::from_secs(300))
+        );
+    }
+
+    #[test]
     fn database_path_with_quotes_and_backslashes_stays_one_string() {
         let database = r#"sqlite://C:\demo "garden"\pk.db"#;
         let config = parsed(&DemoTokens::generate(), database);
