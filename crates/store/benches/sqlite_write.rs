@@ -63,6 +63,23 @@ fn main() {
             );
         }
     }
+    println!("peak RSS of this process: {}", peak_rss());
+}
+
+/// `VmHWM` of /proc/self/status (Linux), for a rough idea of the store's memory under load.
+fn peak_rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmHWM:"))
+                .map(str::to_owned)
+        })
+        .map_or_else(
+            || "unknown".to_owned(),
+            |line| line.trim_start_matches("VmHWM:").trim().to_owned(),
+        )
 }
 
 /// Acknowledged reports per second with `writers` concurrent writers.

@@ -122,7 +122,6 @@ impl Store for SqliteStore {
     }
 
     async fn readings(&self, query: ReadingsQuery) -> Result<Vec<Point>, StoreError> {
-        queries::validate_step(query.step_ms)?;
         self.readers
             .run(move |connection| queries::readings(connection, &query))
             .await

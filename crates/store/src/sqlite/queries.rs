@@ -58,8 +58,8 @@ pub(crate) fn readings(
     points.map_err(database_error("reading readings"))
 }
 
-/// Checks a readings step before any work is queued.
-pub(crate) fn validate_step(step_ms: Option<i64>) -> Result<(), StoreError> {
+/// A step must be a positive number of milliseconds.
+fn validate_step(step_ms: Option<i64>) -> Result<(), StoreError> {
     match step_ms {
         Some(step) if step <= 0 => Err(StoreError::InvalidQuery(format!(
             "step must be positive, got {step} ms"
