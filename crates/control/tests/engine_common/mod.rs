@@ -28,10 +28,10 @@ use plantkeeper_control::settings::{
 /// The rules of one output, as strings and seconds.
 #[derive(Debug, Clone, Default)]
 pub struct Rules {
-    pub on_when: Option<&'static str>,
-    pub off_when: Option<&'static str>,
-    pub require: Vec<&'static str>,
-    pub schedule: Option<Vec<&'static str>>,
+    pub on_when: Option<String>,
+    pub off_when: Option<String>,
+    pub require: Vec<String>,
+    pub schedule: Option<Vec<String>>,
     pub max_on: Option<Duration>,
     pub min_off: Option<Duration>,
     pub min_on: Option<Duration>,
@@ -44,20 +44,20 @@ pub fn rules() -> Rules {
 }
 
 impl Rules {
-    pub fn on_when(mut self, condition: &'static str) -> Self {
-        self.on_when = Some(condition);
+    pub fn on_when(mut self, condition: impl Into<String>) -> Self {
+        self.on_when = Some(condition.into());
         self
     }
-    pub fn off_when(mut self, condition: &'static str) -> Self {
-        self.off_when = Some(condition);
+    pub fn off_when(mut self, condition: impl Into<String>) -> Self {
+        self.off_when = Some(condition.into());
         self
     }
-    pub fn require(mut self, condition: &'static str) -> Self {
-        self.require.push(condition);
+    pub fn require(mut self, condition: impl Into<String>) -> Self {
+        self.require.push(condition.into());
         self
     }
-    pub fn schedule(mut self, windows: &[&'static str]) -> Self {
-        self.schedule = Some(windows.to_vec());
+    pub fn schedule(mut self, windows: &[&str]) -> Self {
+        self.schedule = Some(windows.iter().map(|w| (*w).to_owned()).collect());
         self
     }
     pub fn max_on(mut self, seconds: u64) -> Self {
@@ -79,8 +79,8 @@ impl Rules {
 
     fn resolve(&self, node: &str) -> OutputSettings {
         OutputSettings {
-            on_when: self.on_when.map(|text| condition(node, text)),
-            off_when: self.off_when.map(|text| condition(node, text)),
+            on_when: self.on_when.as_deref().map(|text| condition(node, text)),
+            off_when: self.off_when.as_deref().map(|text| condition(node, text)),
             require: self
                 .require
                 .iter()
