@@ -63,12 +63,9 @@ pub(super) fn check_email(text: &str) -> Result<(), String> {
     }
 }
 
-/// Checks a database URL: `sqlite://PATH`, `sqlite::memory:`, `postgres://…` or `postgresql://…`.
+/// Checks a database URL: `sqlite://PATH`, `postgres://…` or `postgresql://…`.
 pub(super) fn check_database(text: &str) -> Result<(), String> {
     let expected = "expected `sqlite://PATH` or `postgres://user:pass@host:5432/db`";
-    if text == "sqlite::memory:" {
-        return Ok(());
-    }
     if let Some(path) = text.strip_prefix("sqlite://") {
         return if path.is_empty() {
             Err(format!("{expected}; the sqlite path is empty"))
@@ -142,13 +139,17 @@ mod tests {
     fn databases_are_sqlite_or_postgres() {
         for good in [
             "sqlite://plantkeeper.db",
-            "sqlite::memory:",
             "postgres://u:p@h:5432/db",
             "postgresql://h/db",
         ] {
             assert_eq!(check_database(good), Ok(()), "{good}");
         }
-        for bad in ["mysql://h/db", "sqlite://", "plantkeeper.db"] {
+        for bad in [
+            "mysql://h/db",
+            "sqlite://",
+            "sqlite::memory:",
+            "plantkeeper.db",
+        ] {
             assert!(check_database(bad).is_err(), "{bad}");
         }
     }

@@ -194,9 +194,10 @@ impl<'t> Cursor<'t> {
             return self.clock(is_end);
         }
         for (word, is_sunrise) in [("sunrise", true), ("sunset", false)] {
-            let glued =
-                rest[word.len().min(rest.len())..].starts_with(|c: char| c.is_ascii_alphanumeric());
-            if rest.starts_with(word) && !glued {
+            let after_word = rest.strip_prefix(word);
+            let glued = after_word
+                .is_some_and(|after| after.starts_with(|c: char| c.is_ascii_alphanumeric()));
+            if after_word.is_some() && !glued {
                 self.pos += word.len();
                 let offset_seconds = self.sun_offset()?;
                 return Ok(if is_sunrise {
