@@ -425,7 +425,7 @@ fn cases() -> Vec<Case> {
             "off_when = \"soil_moisture < 40\"",
             (12, 12),
             "nodes.bed-1.outputs.valve.off_when",
-            "are both true at soil_moisture = 0",
+            "are both true at soil_moisture = 29, so the output would flap",
         ),
         case(
             "off_when without on_when",

@@ -252,8 +252,9 @@ impl Interval {
     /// A value inside the (non-empty) interval, preferring round numbers near its ends.
     fn witness(&self) -> f64 {
         match (self.low.is_finite(), self.high.is_finite()) {
-            (true, true) if self.low_closed => self.low,
             (true, true) if self.high_closed => self.high,
+            (true, true) if self.high - 1.0 > self.low => self.high - 1.0,
+            (true, true) if self.low_closed => self.low,
             (true, true) => (self.low + self.high) / 2.0,
             (true, false) if self.low_closed => self.low,
             (true, false) => self.low + 1.0,
@@ -334,6 +335,10 @@ mod tests {
                 .all(|part| part.intersect(&percent).is_none())
         );
         let not_equal = comparison(&x, CompareOp::Ne, 50.0).region();
-        assert_eq!(common_value(&[not_equal, vec![percent]]), Some(0.0));
+        assert_eq!(
+            common_value(&[not_equal, vec![percent]]),
+            Some(49.0),
+            "x != 50 holds at 49 within 0..100"
+        );
     }
 }
