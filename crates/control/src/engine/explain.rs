@@ -1,6 +1,6 @@
 //! Sentences that say why a condition is true or false, e.g. `soil_moisture 28.1 < 30`.
 
-use crate::condition::{CompareOp, Condition, ConditionExpr, ConditionInput, ConditionInputs};
+use crate::condition::{Condition, ConditionExpr, ConditionInput, ConditionInputs};
 
 use super::reason::{number, reading};
 
@@ -20,7 +20,7 @@ pub(crate) fn explain(condition: &Condition, inputs: &dyn ConditionInputs, truth
             format!(
                 "{} {current} {} {}",
                 sensor.written,
-                symbol(shown_op),
+                shown_op.symbol(),
                 number(*value)
             )
         }
@@ -84,16 +84,4 @@ pub(crate) fn input_values(condition: &ConditionExpr, inputs: &dyn ConditionInpu
         }
     });
     shown.join(", ")
-}
-
-/// The operator as written in a condition.
-fn symbol(op: CompareOp) -> &'static str {
-    match op {
-        CompareOp::Lt => "<",
-        CompareOp::Le => "<=",
-        CompareOp::Gt => ">",
-        CompareOp::Ge => ">=",
-        CompareOp::Eq => "==",
-        CompareOp::Ne => "!=",
-    }
 }

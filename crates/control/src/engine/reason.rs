@@ -7,6 +7,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
+use crate::duration::format_duration;
+
 /// What kind of rule decided an output's power (for metrics, filters and colours).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ReasonKind {
@@ -143,30 +145,6 @@ pub(crate) fn reading(value: f64) -> String {
 /// A configured duration: `2m`, `1h30m`, `10s`.
 pub(crate) fn duration(value: Duration) -> String {
     format_duration(value)
-}
-
-/// A duration in the config's compact form: `2m`, `1h30m`, `42s`, `500ms`.
-///
-/// Mirrors `crate::duration::format_duration` (written alongside the loader) so the engine does
-/// not depend on the loader's progress; sub-millisecond parts are dropped.
-fn format_duration(value: Duration) -> String {
-    let seconds = value.as_secs();
-    let parts = [
-        (seconds / 3_600, "h"),
-        (seconds / 60 % 60, "m"),
-        (seconds % 60, "s"),
-        (u64::from(value.subsec_millis()), "ms"),
-    ];
-    let text: String = parts
-        .iter()
-        .filter(|(count, _)| *count > 0)
-        .map(|(count, unit)| format!("{count}{unit}"))
-        .collect();
-    if text.is_empty() {
-        "0s".to_owned()
-    } else {
-        text
-    }
 }
 
 /// An age such as `42s` or `3m5s`: whole seconds once over a second (readings are not that
