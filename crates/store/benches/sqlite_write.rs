@@ -89,8 +89,11 @@ async fn store_run(synchronous: Synchronous, writers: usize, duration: Duration)
         synchronous,
         ..SqliteOptions::default()
     };
-    let store =
-        Arc::new(SqliteStore::open(&dir.path().join("bench.db"), options).expect("opening"));
+    let store = Arc::new(
+        SqliteStore::open(&dir.path().join("bench.db"), options)
+            .await
+            .expect("opening"),
+    );
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = tokio::task::JoinSet::new();

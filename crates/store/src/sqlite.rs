@@ -46,12 +46,33 @@ impl SqliteStore {
     /// Opens (creating the file and its directory if needed) and migrates the database at
     /// `path`, and starts the writer thread.
     ///
-    /// This is blocking file I/O (a few milliseconds, longer if migrations run): call it at
-    /// start-up or inside `spawn_blocking`. It needs no async runtime.
+    /// The file work runs on tokio's blocking pool, so this needs a tokio runtime.
     ///
     /// # Errors
     /// [`StoreError::Database`] when the file cannot be created, opened in WAL mode or migrated.
-    pub fn open(path: &Path, options: SqliteOptions) -> Result<SqliteStore, StoreError> {
+    pub async fn open(path: &Path, options: SqliteOptions) -> Result<SqliteStore, StoreError> {
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || SqliteStore::open_blocking(&path, options))
+            .await
+            .map_err(|error| StoreError::Database(format!("opening the SQLite store: {error}")))?
+    }
+
+    /// Opens the database named by a `database = "sqlite://PATH"` setting, a relative `PATH`
+    /// being taken relative to `base_dir` (see [`database_path`]).
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidQuery`] for a URL that is not `sqlite://PATH`, else as
+    /// [`open`](Self::open).
+    pub async fn open_url(
+        url: &str,
+        base_dir: &Path,
+        options: SqliteOptions,
+    ) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open(&database_path(url, base_dir)?, options).await
+    }
+
+    /// [`open`](Self::open), blocking the calling thread.
+    fn open_blocking(path: &Path, options: SqliteOptions) -> Result<SqliteStore, StoreError> {
         let write_connection = connection::open_writer(path, options.synchronous)?;
         let readers = ReadPool::open(path.to_path_buf(), options.read_connections)?;
         let (commands, writer_thread) = writer::spawn(write_connection, options.max_batch)?;
@@ -62,19 +83,6 @@ impl SqliteStore {
             closed: AtomicBool::new(false),
             readers,
         })
-    }
-
-    /// Opens the database named by a `database = "sqlite://PATH"` setting, a relative `PATH`
-    /// being taken relative to `base_dir` (see [`database_path`]). Blocking, like [`open`](Self::open).
-    ///
-    /// # Errors
-    /// [`StoreError::InvalidQuery`] for a URL that is not `sqlite://PATH`, else as [`open`](Self::open).
-    pub fn open_url(
-        url: &str,
-        base_dir: &Path,
-        options: SqliteOptions,
-    ) -> Result<SqliteStore, StoreError> {
-        SqliteStore::open(&database_path(url, base_dir)?, options)
     }
 
     /// Sends a job to the writer and waits for its answer, given after the commit.

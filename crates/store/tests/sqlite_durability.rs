@@ -65,6 +65,7 @@ fn acknowledged_reports_survive_kill_9() {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     runtime.block_on(async {
         let store = SqliteStore::open(&database, SqliteOptions::default())
+            .await
             .expect("reopening after the kill");
         for task in 0..WRITER_TASKS {
             let node = format!("node-{task}");
@@ -99,7 +100,9 @@ fn write_until_killed(database: &Path) {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime in the child");
     runtime.block_on(async {
         let store = std::sync::Arc::new(
-            SqliteStore::open(database, SqliteOptions::default()).expect("opening in the child"),
+            SqliteStore::open(database, SqliteOptions::default())
+                .await
+                .expect("opening in the child"),
         );
         let mut tasks = tokio::task::JoinSet::new();
         for task in 0..WRITER_TASKS {

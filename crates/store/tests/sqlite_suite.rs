@@ -12,21 +12,23 @@ use tempfile::TempDir;
 async fn fresh_store() -> (Arc<dyn Store>, TempDir) {
     let dir = tempfile::tempdir().expect("creating a temporary directory");
     let store = SqliteStore::open(&dir.path().join("pk.db"), SqliteOptions::default())
+        .await
         .expect("opening a fresh SQLite store");
     (Arc::new(store), dir)
 }
 
 plantkeeper_store::store_suite!(fresh_store);
 
-fn open(dir: &TempDir) -> SqliteStore {
+async fn open(dir: &TempDir) -> SqliteStore {
     SqliteStore::open(&dir.path().join("pk.db"), SqliteOptions::default())
+        .await
         .expect("opening the SQLite store")
 }
 
 #[tokio::test]
 async fn epoch_survives_reopen() {
     let dir = tempfile::tempdir().expect("creating a temporary directory");
-    let store = open(&dir);
+    let store = open(&dir).await;
     store.begin_epoch().await.expect("first epoch");
     assert_eq!(
         store.begin_epoch().await.expect("second epoch"),
@@ -35,7 +37,7 @@ async fn epoch_survives_reopen() {
     );
     store.close().await.expect("closing");
 
-    let reopened = open(&dir);
+    let reopened = open(&dir).await;
     assert_eq!(
         reopened.begin_epoch().await.expect("epoch after reopen"),
         3,
@@ -47,7 +49,7 @@ async fn epoch_survives_reopen() {
 #[tokio::test]
 async fn acknowledged_writes_survive_a_store_that_is_never_closed() {
     let dir = tempfile::tempdir().expect("creating a temporary directory");
-    let store = open(&dir);
+    let store = open(&dir).await;
     for seq in 0..20 {
         let at = i64::from(seq);
         let batch = reports_batch(vec![report(
@@ -62,7 +64,7 @@ async fn acknowledged_writes_survive_a_store_that_is_never_closed() {
     // Neither closed nor dropped: its writer thread and connection stay as they are.
     std::mem::forget(store);
 
-    let reopened = open(&dir);
+    let reopened = open(&dir).await;
     let points = raw_points(&reopened, "bed-1", "t", 0, 100).await;
     assert_eq!(
         points.len(),
@@ -75,7 +77,7 @@ async fn acknowledged_writes_survive_a_store_that_is_never_closed() {
 #[tokio::test]
 async fn dropping_without_close_neither_hangs_nor_loses_writes() {
     let dir = tempfile::tempdir().expect("creating a temporary directory");
-    let store = open(&dir);
+    let store = open(&dir).await;
     let batch = reports_batch(vec![report(
         "bed-1",
         Some(1),
@@ -88,7 +90,7 @@ async fn dropping_without_close_neither_hangs_nor_loses_writes() {
         .await
         .expect("dropping the store returns at once");
 
-    let reopened = open(&dir);
+    let reopened = open(&dir).await;
     let points = raw_points(&reopened, "bed-1", "t", 0, 100).await;
     assert_eq!(
         points,
@@ -102,7 +104,7 @@ async fn dropping_without_close_neither_hangs_nor_loses_writes() {
 async fn reports_older_than_two_days_are_pruned_and_no_longer_deduplicated() {
     const DAY_MS: i64 = 24 * 3600 * 1000;
     let dir = tempfile::tempdir().expect("creating a temporary directory");
-    let store = open(&dir);
+    let store = open(&dir).await;
     let old = report("bed-1", Some(1), 1, 0, Vec::new());
     let recent = report("bed-1", Some(1), 2, 2 * DAY_MS, Vec::new());
     store
@@ -137,6 +139,7 @@ async fn open_url_resolves_against_the_base_dir_and_creates_directories() {
         dir.path(),
         SqliteOptions::default(),
     )
+    .await
     .expect("opening by URL");
     store
         .check_writable()
@@ -195,7 +198,9 @@ async fn synchronous_normal_store_round_trips() {
         max_batch: 10,
         read_connections: 1,
     };
-    let store = SqliteStore::open(&dir.path().join("pk.db"), options).expect("opening");
+    let store = SqliteStore::open(&dir.path().join("pk.db"), options)
+        .await
+        .expect("opening");
     let readings = (0..50).map(|at| reading("t", at, 1.0)).collect();
     store
         .write(reports_batch(vec![report("bed-1", None, 1, 0, readings)]))
