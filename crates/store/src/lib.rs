@@ -50,6 +50,11 @@ pub trait Store: Send + Sync + 'static {
     /// State changes at or after `from_ms`, oldest first (to rebuild daily budgets after a restart).
     async fn state_changes_since(&self, from_ms: i64) -> Result<Vec<StateChange>, StoreError>;
 
+    /// When the newest stored report of `node` was received (ms), retries included; `None` if
+    /// there is none. Reports only serve deduplication, so a store may forget those older than
+    /// two days. Used after a restart to bound how long a relay may have stayed ON.
+    async fn last_report_at(&self, node: &str) -> Result<Option<i64>, StoreError>;
+
     /// Proves the store is writable now (a tiny committed write).
     async fn check_writable(&self) -> Result<(), StoreError>;
 

@@ -147,6 +147,13 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn last_report_at(&self, node: &str) -> Result<Option<i64>, StoreError> {
+        let node = node.to_owned();
+        self.readers
+            .run(move |connection| queries::last_report_at(connection, &node))
+            .await
+    }
+
     /// Commits a heartbeat counter in `meta` through the writer.
     async fn check_writable(&self) -> Result<(), StoreError> {
         self.run_job(|reply| Job::CheckWritable { reply }).await

@@ -36,6 +36,7 @@ macro_rules! store_suite {
             epoch_increases_at_every_begin,
             events_are_merged_newest_first_with_node_filter_and_limit,
             state_changes_since_are_oldest_first,
+            last_report_at_is_the_newest_receive_time_of_the_node,
             concurrent_writers_are_all_acknowledged_and_stored,
             close_commits_queued_writes_then_refuses_writes,
         );
@@ -486,6 +487,50 @@ pub async fn state_changes_since_are_oldest_first(store: Arc<dyn Store>) {
         vec![same_ms, same_ms_later, later],
         "from 200 on, oldest first"
     );
+}
+
+/// `last_report_at` is the newest receive time of the node's reports, a retry's included;
+/// `None` for a node without reports.
+pub async fn last_report_at_is_the_newest_receive_time_of_the_node(store: Arc<dyn Store>) {
+    let first = report("bed-1", Some(3), 1, 100, Vec::new());
+    let second = report("bed-1", None, 2, 300, Vec::new());
+    let other_node = report("bed-2", Some(3), 1, 500, Vec::new());
+    store
+        .write(reports_batch(vec![first.clone(), second, other_node]))
+        .await
+        .expect("reports");
+    let last = store
+        .last_report_at("bed-1")
+        .await
+        .expect("bed-1's last report");
+    assert_eq!(
+        last,
+        Some(300),
+        "the newest of bed-1's reports, not bed-2's"
+    );
+
+    let mut retry = first;
+    retry.received_at_ms = 700;
+    let receipt = store
+        .write(reports_batch(vec![retry]))
+        .await
+        .expect("a late retry");
+    assert_eq!(receipt.duplicate, vec![true], "the retry is a duplicate");
+    let last = store
+        .last_report_at("bed-1")
+        .await
+        .expect("bed-1's last report after a retry");
+    assert_eq!(
+        last,
+        Some(700),
+        "a retry received later shows the node was alive then"
+    );
+
+    let unknown = store
+        .last_report_at("no-such-node")
+        .await
+        .expect("unknown node");
+    assert_eq!(unknown, None, "a node without reports");
 }
 
 /// Many tasks writing at once are all acknowledged and every row is stored.

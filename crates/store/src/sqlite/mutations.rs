@@ -32,23 +32,28 @@ pub(crate) fn insert_batch(
     Ok(WriteReceipt { duplicate })
 }
 
-/// Records the report's identity; `false` when `(node, boot, seq)` is already there.
+/// Records the report's identity; `false` when `(node, boot, seq)` is already there, in which
+/// case the stored receive time moves to the retry's if later (the node was alive then).
 fn insert_report(connection: &Connection, report: &ReportRecord) -> Result<bool, StoreError> {
+    let identity = params![report.node, report.boot, report.seq, report.received_at_ms];
     let inserted = connection
         .prepare_cached(
             "INSERT INTO reports (node, boot, seq, received_at) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT (node, boot, seq) DO NOTHING",
         )
-        .and_then(|mut insert| {
-            insert.execute(params![
-                report.node,
-                report.boot,
-                report.seq,
-                report.received_at_ms
-            ])
-        })
+        .and_then(|mut insert| insert.execute(identity))
         .map_err(database_error("inserting a report"))?;
-    Ok(inserted == 1)
+    if inserted == 1 {
+        return Ok(true);
+    }
+    connection
+        .prepare_cached(
+            "UPDATE reports SET received_at = max(received_at, ?4) \
+             WHERE node = ?1 AND boot = ?2 AND seq = ?3",
+        )
+        .and_then(|mut update| update.execute(identity))
+        .map_err(database_error("recording a retried report"))?;
+    Ok(false)
 }
 
 fn insert_readings(

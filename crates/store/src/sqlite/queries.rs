@@ -171,6 +171,17 @@ pub(crate) fn state_changes_since(
         .map_err(database_error("reading state changes"))
 }
 
+/// The newest `received_at` of `node` in `reports` (which the writer prunes after two days).
+pub(crate) fn last_report_at(
+    connection: &Connection,
+    node: &str,
+) -> Result<Option<i64>, StoreError> {
+    connection
+        .prepare_cached("SELECT max(received_at) FROM reports WHERE node = ?1")
+        .and_then(|mut select| select.query_row([node], |row| row.get(0)))
+        .map_err(database_error("reading the last report time"))
+}
+
 /// A `usize` limit as SQLite's signed LIMIT (saturating: no answer is that long anyway).
 fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
