@@ -50,8 +50,16 @@ impl AcceleratedClock {
     /// A clock reading `start` now and advancing `speed` clock seconds per real second.
     /// `speed` must be finite and positive (the CLI validates it); otherwise 1.0 is used.
     pub fn new(start: jiff::Timestamp, speed: f64) -> Self {
-        let speed = if speed.is_finite() && speed > 0.0 { speed } else { 1.0 };
-        Self { start, started: Instant::now(), speed }
+        let speed = if speed.is_finite() && speed > 0.0 {
+            speed
+        } else {
+            1.0
+        };
+        Self {
+            start,
+            started: Instant::now(),
+            speed,
+        }
     }
 }
 
@@ -59,11 +67,59 @@ impl Clock for AcceleratedClock {
     fn now(&self) -> jiff::Timestamp {
         let elapsed = self.started.elapsed().mul_f64(self.speed);
         let elapsed = jiff::SignedDuration::try_from(elapsed).unwrap_or(jiff::SignedDuration::MAX);
-        self.start.saturating_add(elapsed).unwrap_or(jiff::Timestamp::MAX)
+        self.start
+            .saturating_add(elapsed)
+            .unwrap_or(jiff::Timestamp::MAX)
     }
 
     fn speed(&self) -> f64 {
         self.speed
+    }
+}
+
+/// A clock that moves only when told to: for tests that need exact times.
+#[derive(Debug)]
+pub struct ManualClock {
+    now: std::sync::Mutex<jiff::Timestamp>,
+}
+
+impl ManualClock {
+    /// A clock reading `start` until moved.
+    pub fn new(start: jiff::Timestamp) -> Self {
+        Self {
+            now: std::sync::Mutex::new(start),
+        }
+    }
+
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let mut now = self
+            .now
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let by = jiff::SignedDuration::try_from(by).unwrap_or(jiff::SignedDuration::MAX);
+        *now = now.saturating_add(by).unwrap_or(jiff::Timestamp::MAX);
+    }
+
+    /// Sets the clock to `at`.
+    pub fn set(&self, at: jiff::Timestamp) {
+        *self
+            .now
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = at;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> jiff::Timestamp {
+        *self
+            .now
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn speed(&self) -> f64 {
+        1.0
     }
 }
 
@@ -77,7 +133,13 @@ mod tests {
         let clock = AcceleratedClock::new(start, 1000.0);
         std::thread::sleep(Duration::from_millis(20));
         let advanced = clock.now().duration_since(start);
-        assert!(advanced >= jiff::SignedDuration::from_secs(20), "advanced only {advanced:?}");
-        assert_eq!(clock.real_duration(Duration::from_secs(5)), Duration::from_millis(5));
+        assert!(
+            advanced >= jiff::SignedDuration::from_secs(20),
+            "advanced only {advanced:?}"
+        );
+        assert_eq!(
+            clock.real_duration(Duration::from_secs(5)),
+            Duration::from_millis(5)
+        );
     }
 }

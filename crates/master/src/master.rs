@@ -1,0 +1,170 @@
+//! [`Master`]: the shared state behind every route and the ticker — settings, the engine, the
+//! live view, the store and the clock — and the one place where decisions are made and recorded.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use jiff::Timestamp;
+use plantkeeper_control::Settings;
+use plantkeeper_control::engine::{Decision, Engine, Scope};
+use plantkeeper_store::{Event, StateChange, Store, StoreError, WriteBatch};
+
+use crate::clock::SharedClock;
+use crate::live::{Live, LiveReadings};
+use crate::restore::restored_usage;
+
+/// The running master.
+pub struct Master {
+    engine: Engine,
+    live: Mutex<Live>,
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    epoch: u64,
+}
+
+/// Decisions taken in one evaluation, with the state changes among them ready to be stored.
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    /// Every decision made (changed or not).
+    pub decisions: Vec<Decision>,
+    /// The decisions that changed an output, as store rows.
+    pub changes: Vec<StateChange>,
+}
+
+impl Master {
+    /// Starts a master: increments the persisted epoch, rebuilds today's ON-time budgets and
+    /// rest periods from the stored state changes, starts every output OFF (CONTRACT §3.8) and
+    /// records a `master_started` event.
+    pub async fn start(
+        settings: Arc<Settings>,
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+    ) -> Result<Arc<Master>, StoreError> {
+        let epoch = store.begin_epoch().await?;
+        let engine = Engine::new(settings);
+        let now = clock.now();
+        let restored = restored_usage(&engine, store.as_ref(), now).await?;
+        let control = engine.initial_state(now, &restored);
+        let master = Arc::new(Master {
+            engine,
+            live: Mutex::new(Live {
+                readings: LiveReadings::default(),
+                control,
+            }),
+            store,
+            clock,
+            epoch,
+        });
+        let started = Event {
+            at_ms: now.as_millisecond(),
+            kind: "master_started".to_owned(),
+            node: None,
+            output: None,
+            message: format!("master started (epoch {epoch}); every output starts OFF"),
+        };
+        master
+            .store
+            .write(WriteBatch {
+                events: vec![started],
+                ..WriteBatch::default()
+            })
+            .await?;
+        tracing::info!(epoch, "master started; every output starts OFF");
+        Ok(master)
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Arc<Settings> {
+        self.engine.settings()
+    }
+
+    /// The decision engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The current time of the master's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    /// This start's epoch, sent in every answer.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Locks the live view. The lock is never held across an `.await`.
+    pub fn live(&self) -> MutexGuard<'_, Live> {
+        // A panic while holding the lock cannot leave the live view half-updated in a way that
+        // is unsafe: every output is re-decided from scratch at the next tick.
+        self.live
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Evaluates `scope` at `now` on an already locked live view.
+    pub fn evaluate_locked(&self, live: &mut Live, now: Timestamp, scope: Scope<'_>) -> Evaluation {
+        let decisions = self
+            .engine
+            .evaluate(&mut live.control, &live.readings, now, scope);
+        let changes = decisions
+            .iter()
+            .filter(|decision| decision.changed)
+            .map(|decision| {
+                let key = &self.engine.outputs()[decision.output.0];
+                StateChange {
+                    at_ms: now.as_millisecond(),
+                    node: key.node.clone(),
+                    output: key.output.clone(),
+                    power: decision.power,
+                    reason: decision.reason.to_string(),
+                }
+            })
+            .collect();
+        Evaluation { decisions, changes }
+    }
+
+    /// Stores and logs state changes; returns after they are committed.
+    pub async fn record_changes(&self, changes: Vec<StateChange>) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        for change in &changes {
+            tracing::info!(
+                node = %change.node,
+                output = %change.output,
+                power = if change.power { "ON" } else { "OFF" },
+                reason = %change.reason,
+                "output switched"
+            );
+        }
+        self.store
+            .write(WriteBatch {
+                state_changes: changes,
+                ..WriteBatch::default()
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Records a non-state-change event (override set, ...).
+    pub async fn record_event(&self, event: Event) -> Result<(), StoreError> {
+        tracing::info!(kind = %event.kind, node = ?event.node, output = ?event.output, "{}", event.message);
+        self.store
+            .write(WriteBatch {
+                events: vec![event],
+                ..WriteBatch::default()
+            })
+            .await
+            .map(|_| ())
+    }
+}

@@ -1,0 +1,188 @@
+//! `POST`/`DELETE /api/v1/nodes/{id}/outputs/{name}/override` (admin token): switch an output
+//! ON or OFF by hand for a while. The override replaces hysteresis and the schedule only;
+//! staleness, `require`, `max_on` and the daily budget still apply (CONTRACT §3.7).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use jiff::{SignedDuration, Timestamp};
+use plantkeeper_control::engine::{OutputId, Override, Scope};
+use plantkeeper_store::Event;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::master::Master;
+use crate::read_api::require_admin;
+use crate::report_body::{parse_json, read_limited};
+
+/// The longest override accepted.
+pub const MAX_OVERRIDE: Duration = Duration::from_secs(24 * 3600);
+
+/// Body of an override request: `power` and either `for` (a duration) or `until` (RFC 3339).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideRequest {
+    /// ON or OFF.
+    pub power: bool,
+    /// How long, e.g. `10m`.
+    #[serde(rename = "for")]
+    pub for_: Option<String>,
+    /// Until when.
+    pub until: Option<String>,
+}
+
+fn output_id(master: &Master, node: &str, output: &str) -> Result<OutputId, ApiError> {
+    if !master.settings().nodes.contains_key(node) {
+        return Err(ApiError::not_found(
+            "unknown_node",
+            format!("no node `{node}` in the master's settings"),
+        ));
+    }
+    master.engine().output_id(node, output).ok_or_else(|| {
+        ApiError::not_found(
+            "unknown_output",
+            format!("node `{node}` has no output `{output}`"),
+        )
+    })
+}
+
+fn until_of(request: &OverrideRequest, now: Timestamp) -> Result<Timestamp, ApiError> {
+    let until = match (&request.for_, &request.until) {
+        (Some(text), None) => {
+            let length = humantime::parse_duration(text).map_err(|_| {
+                ApiError::invalid(
+                    "for",
+                    format!("expected a duration like `10m` or `2h`, got `{text}`"),
+                )
+            })?;
+            if length.is_zero() {
+                return Err(ApiError::invalid(
+                    "for",
+                    "the override must last more than 0s",
+                ));
+            }
+            if length > MAX_OVERRIDE {
+                return Err(ApiError::invalid("for", "an override lasts at most 24h"));
+            }
+            now.saturating_add(SignedDuration::try_from(length).unwrap_or(SignedDuration::MAX))
+                .map_err(|_| ApiError::invalid("for", "the override ends too far in the future"))?
+        }
+        (None, Some(text)) => {
+            let until = text.parse::<Timestamp>().map_err(|_| {
+                ApiError::invalid(
+                    "until",
+                    format!("expected an RFC 3339 time like 2026-05-01T12:00:00Z, got `{text}`"),
+                )
+            })?;
+            if until <= now {
+                return Err(ApiError::invalid("until", "`until` is in the past"));
+            }
+            if until.duration_since(now) > SignedDuration::from_hours(24) {
+                return Err(ApiError::invalid("until", "an override lasts at most 24h"));
+            }
+            until
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "for",
+                "give exactly one of `for` (e.g. \"10m\") or `until` (RFC 3339)",
+            ));
+        }
+    };
+    Ok(until)
+}
+
+/// `POST .../override`: sets the override and answers with the resulting decision.
+pub async fn set_override(
+    State(master): State<Arc<Master>>,
+    Path((node, output)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_admin(&master, &headers)?;
+    let id = output_id(&master, &node, &output)?;
+    let bytes = read_limited(&headers, body).await?;
+    let request: OverrideRequest = parse_json(&bytes)?;
+    let now = master.now();
+    let until = until_of(&request, now)?;
+    let (decision, changes) = {
+        let mut live = master.live();
+        live.control.set_override(
+            id,
+            Override {
+                power: request.power,
+                until,
+            },
+        );
+        let evaluation = master.evaluate_locked(
+            &mut live,
+            now,
+            Scope::Outputs(master.engine().affected_by(&node)),
+        );
+        let state = live.control.output(id);
+        (
+            serde_json::json!({ "power": state.power, "reason": state.reason.to_string(), "override_until": until.to_string() }),
+            evaluation.changes,
+        )
+    };
+    let power = if request.power { "ON" } else { "OFF" };
+    master
+        .record_event(Event {
+            at_ms: now.as_millisecond(),
+            kind: "override_set".to_owned(),
+            node: Some(node.clone()),
+            output: Some(output.clone()),
+            message: format!("{node}.{output} override {power} until {until}"),
+        })
+        .await
+        .map_err(ApiError::store_unavailable)?;
+    master
+        .record_changes(changes)
+        .await
+        .map_err(ApiError::store_unavailable)?;
+    Ok(Json(decision))
+}
+
+/// `DELETE .../override`: ends the override; the rules decide again at once.
+pub async fn clear_override(
+    State(master): State<Arc<Master>>,
+    Path((node, output)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    require_admin(&master, &headers)?;
+    let id = output_id(&master, &node, &output)?;
+    let now = master.now();
+    let (decision, changes) = {
+        let mut live = master.live();
+        live.control.clear_override(id);
+        let evaluation = master.evaluate_locked(
+            &mut live,
+            now,
+            Scope::Outputs(master.engine().affected_by(&node)),
+        );
+        let state = live.control.output(id);
+        (
+            serde_json::json!({ "power": state.power, "reason": state.reason.to_string(), "override_until": null }),
+            evaluation.changes,
+        )
+    };
+    master
+        .record_event(Event {
+            at_ms: now.as_millisecond(),
+            kind: "override_cleared".to_owned(),
+            node: Some(node.clone()),
+            output: Some(output.clone()),
+            message: format!("{node}.{output} override ended"),
+        })
+        .await
+        .map_err(ApiError::store_unavailable)?;
+    master
+        .record_changes(changes)
+        .await
+        .map_err(ApiError::store_unavailable)?;
+    Ok(Json(decision))
+}

@@ -1,0 +1,170 @@
+//! `POST /api/v1/nodes/{id}/report`: a node sends its readings and gets its outputs back.
+//!
+//! Order of work: authenticate → check the body → commit the readings (the answer waits for
+//! this) → update the live view unless the report was a retry → decide the affected outputs →
+//! commit any state changes → answer with a lease per output.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use plantkeeper_control::engine::{Decision, Sample, Scope};
+use plantkeeper_protocol::{AnswerBody, OutputCommand, ReportBody};
+use plantkeeper_store::{ReportRecord, WriteBatch};
+
+use crate::auth::require_token;
+use crate::error::ApiError;
+use crate::live::NodeLive;
+use crate::master::Master;
+use crate::report_body::{check_report, parse_json, read_limited};
+
+/// Handles one node report.
+pub async fn post_report(
+    State(master): State<Arc<Master>>,
+    Path(node_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<AnswerBody>, ApiError> {
+    let settings = Arc::clone(master.settings());
+    let Some(node) = settings.nodes.get(&node_id) else {
+        return Err(ApiError::not_found(
+            "unknown_node",
+            format!("no node `{node_id}` in the master's settings"),
+        ));
+    };
+    require_token(&headers, &node.token_sha256, "node")?;
+    let bytes = read_limited(&headers, body).await?;
+    let body: ReportBody = parse_json(&bytes)?;
+    let received_at = master.now();
+    let report = check_report(body, received_at)?;
+
+    let bootless_retry =
+        report.body.boot.is_none() && is_bootless_retry(&master, &node_id, report.body.seq);
+    if let Some(name) = {
+        let live = master.live();
+        let known = live.readings.nodes.get(&node_id);
+        known.and_then(|node_live| {
+            node_live.first_sensor_over_limit(report.readings.iter().map(|r| r.sensor.as_str()))
+        })
+    } {
+        return Err(ApiError::invalid(
+            format!("readings.{name}"),
+            format!(
+                "node `{node_id}` already has {} distinct sensors; no more are accepted",
+                crate::live::MAX_SENSORS_PER_NODE
+            ),
+        ));
+    }
+
+    let duplicate = if bootless_retry {
+        true
+    } else {
+        let record = ReportRecord {
+            node: node_id.clone(),
+            boot: report.body.boot,
+            seq: report.body.seq,
+            received_at_ms: received_at.as_millisecond(),
+            readings: report.readings.clone(),
+        };
+        let receipt = master
+            .store()
+            .write(WriteBatch {
+                reports: vec![record],
+                ..WriteBatch::default()
+            })
+            .await
+            .map_err(ApiError::store_unavailable)?;
+        receipt.duplicate.first().copied().unwrap_or(false)
+    };
+
+    let now = master.now();
+    let evaluation = {
+        let mut live = master.live();
+        if !duplicate {
+            let node_live = live
+                .readings
+                .nodes
+                .entry(node_id.clone())
+                .or_insert_with(NodeLive::default);
+            node_live.last_report = Some(received_at);
+            if report.body.boot.is_none() {
+                node_live.last_bootless_seq = Some(report.body.seq);
+            }
+            for reading in &report.readings {
+                if let Ok(at) = jiff::Timestamp::from_millisecond(reading.at_ms) {
+                    node_live.observe(
+                        &reading.sensor,
+                        Sample {
+                            value: reading.value,
+                            at,
+                        },
+                    );
+                }
+            }
+            if let Some(outputs) = &report.body.outputs {
+                node_live.relays.clone_from(outputs);
+            }
+        }
+        master.evaluate_locked(
+            &mut live,
+            now,
+            Scope::Outputs(master.engine().affected_by(&node_id)),
+        )
+    };
+    master
+        .record_changes(evaluation.changes)
+        .await
+        .map_err(ApiError::store_unavailable)?;
+
+    let mut answer = AnswerBody {
+        acked_seq: report.body.seq,
+        epoch: master.epoch(),
+        report_every_ms: duration_ms(node.report_every),
+        outputs: Default::default(),
+    };
+    for decision in evaluation.decisions.iter().filter(|decision| {
+        master
+            .engine()
+            .node_outputs(&node_id)
+            .contains(&decision.output)
+    }) {
+        let name = master.engine().outputs()[decision.output.0].output.clone();
+        answer.outputs.insert(name, command(decision, node.lease));
+    }
+    Ok(Json(answer))
+}
+
+/// A node without `boot` that repeats its previous `seq` is retrying a report whose answer it
+/// lost: it is answered again but not stored twice and does not refresh its readings.
+fn is_bootless_retry(master: &Master, node_id: &str, seq: u32) -> bool {
+    master
+        .live()
+        .readings
+        .nodes
+        .get(node_id)
+        .and_then(|node| node.last_bootless_seq)
+        == Some(seq)
+}
+
+/// The command for one output: ON carries a lease no longer than the time the output may still
+/// run, so the relay itself stops at `max_on` or the daily budget even if no report follows.
+fn command(decision: &Decision, lease: Duration) -> OutputCommand {
+    let lease_ms = if decision.power {
+        let lease = decision.on_time_left.map_or(lease, |left| lease.min(left));
+        duration_ms(lease)
+    } else {
+        0
+    };
+    OutputCommand {
+        power: decision.power,
+        lease_ms,
+        reason: decision.reason.to_string(),
+    }
+}
+
+fn duration_ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
