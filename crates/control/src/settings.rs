@@ -81,7 +81,11 @@ pub enum AlertChannel {
     /// `{ type = "ntfy", url = "..." }`
     Ntfy { url: String },
     /// `{ type = "email", smtp = "smtp://host:port", from = "...", to = ["..."] }`
-    Email { smtp: String, from: String, to: Vec<String> },
+    Email {
+        smtp: String,
+        from: String,
+        to: Vec<String>,
+    },
 }
 
 /// `[defaults]`: values every node inherits unless it overrides them.

@@ -1,0 +1,8 @@
+//! The `plantkeeper` binary's commands, kept in a library so integration tests can drive them.
+
+pub mod check;
+pub mod cli;
+pub mod database;
+pub mod demo;
+pub mod logging;
+pub mod serve;
