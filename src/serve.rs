@@ -19,7 +19,9 @@ pub async fn run_serve(config: PathBuf) -> Result<(), CommandError> {
         LoadError::Invalid(errors) => {
             CommandError::InvalidSettings(errors.iter().map(ToString::to_string).collect())
         }
-        other => CommandError::Runtime(anyhow::Error::new(other)),
+        // `LoadError`'s message already ends with its cause; wrapping the error itself would
+        // make `{:#}` print that cause a second time.
+        other => CommandError::Runtime(anyhow::anyhow!("{other}")),
     })?;
     init_logging(&settings.telemetry);
     let base_dir = config.parent().map(Path::to_path_buf).unwrap_or_default();
