@@ -33,6 +33,15 @@ pub enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Measure the master under load: reports/s, latency, memory, durability (docs/BENCHMARKS.md).
+    Bench(crate::bench::BenchArgs),
+    /// The benchmark's HTTP ceiling: a trivial report endpoint (started by `bench`).
+    #[command(hide = true)]
+    BenchCeiling {
+        /// Where to listen; the bound address is printed on stdout.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
 }
 
 /// Options of `demo`.
@@ -69,6 +78,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check { config } => crate::check::run_check(&config),
         Command::Serve { config } => runtime_then(|| crate::serve::run_serve(config)),
         Command::Demo(args) => runtime_then(|| crate::demo::run_demo(args)),
+        Command::Bench(args) => runtime_then(|| crate::bench::run_bench(args)),
+        Command::BenchCeiling { listen } => runtime_then(|| crate::bench::run_ceiling(listen)),
     }
 }
 

@@ -1,0 +1,123 @@
+//! The benchmark's printed results: a table, the master's memory, the durability check and the
+//! command line that reproduces the run.
+
+use std::time::Duration;
+
+use super::BenchArgs;
+use super::children::MemoryUsage;
+use super::load::{PACED_PERIOD, PhaseResult};
+
+/// Everything one run measured.
+pub struct Summary<'a> {
+    /// The command that reproduces the run.
+    pub command_line: String,
+    /// CPU count and model.
+    pub machine: String,
+    /// The options.
+    pub args: &'a BenchArgs,
+    /// Phase A against the ceiling, unless skipped.
+    pub ceiling: Option<&'a PhaseResult>,
+    /// Phase A against the master.
+    pub throughput: &'a PhaseResult,
+    /// Phase B against the master.
+    pub paced: &'a PhaseResult,
+    /// The master's memory during phase B.
+    pub memory: MemoryUsage,
+    /// Reports the master answered 200 in both phases.
+    pub acknowledged: u64,
+    /// `acknowledged × readings`.
+    pub expected_readings: u64,
+    /// Readings found in the database after the master stopped.
+    pub stored_readings: u64,
+}
+
+/// Prints the summary on stdout.
+pub fn print_summary(summary: &Summary<'_>) {
+    print!("{}", render(summary));
+}
+
+fn render(summary: &Summary<'_>) -> String {
+    let args = summary.args;
+    let mut out = String::new();
+    out.push_str("PlantKeeper master load benchmark\n");
+    out.push_str(&format!("machine:  {}\n", summary.machine));
+    out.push_str(&format!(
+        "load:     {} nodes (one valve each), {} readings per report, {} per phase\n",
+        args.nodes,
+        args.readings,
+        humantime::format_duration(args.duration)
+    ));
+    out.push_str(&format!("command:  {}\n\n", summary.command_line));
+    out.push_str(&format!(
+        "{:<40} {:>10} {:>8} {:>8} {:>8} {:>7}\n",
+        "phase", "reports/s", "p50 ms", "p99 ms", "max ms", "errors"
+    ));
+    let closed = format!("{} connections, closed loop", args.concurrency);
+    if let Some(ceiling) = summary.ceiling {
+        out.push_str(&row(&format!("A  ceiling, {closed}"), ceiling));
+    }
+    out.push_str(&row(&format!("A  master, {closed}"), summary.throughput));
+    if let Some(ceiling) = summary.ceiling {
+        let ratio = summary.throughput.per_second() / ceiling.per_second().max(f64::MIN_POSITIVE);
+        out.push_str(&format!(
+            "{:<40} {:>10.2}\n",
+            "   ratio master / ceiling", ratio
+        ));
+    }
+    out.push_str(&row(
+        &format!(
+            "B  master, {} nodes × 1 per {}, paced",
+            args.nodes,
+            humantime::format_duration(PACED_PERIOD)
+        ),
+        summary.paced,
+    ));
+    out.push_str(&format!(
+        "\nmaster memory in phase B: VmRSS up to {}, VmHWM {} (peak since start)\n",
+        mib(summary.memory.rss_kib),
+        mib(summary.memory.peak_kib)
+    ));
+    let verdict = if summary.stored_readings == summary.expected_readings {
+        "OK"
+    } else {
+        "MISMATCH"
+    };
+    out.push_str(&format!(
+        "durability: {} acknowledged reports × {} readings = {} expected, {} stored after SIGTERM: {verdict}\n",
+        summary.acknowledged, args.readings, summary.expected_readings, summary.stored_readings
+    ));
+    let errors = [
+        ("A ceiling", summary.ceiling),
+        ("A master", Some(summary.throughput)),
+        ("B master", Some(summary.paced)),
+    ];
+    for (phase, result) in errors {
+        if let Some(error) = result.and_then(|result| result.first_error.as_deref()) {
+            out.push_str(&format!("first error in {phase}: {error}\n"));
+        }
+    }
+    out
+}
+
+fn row(label: &str, result: &PhaseResult) -> String {
+    let millis = |duration: Duration| format!("{:.2}", duration.as_secs_f64() * 1000.0);
+    let (p50, p99, max) = result.latencies.summary().map_or_else(
+        || ("-".to_owned(), "-".to_owned(), "-".to_owned()),
+        |summary| {
+            (
+                millis(summary.p50),
+                millis(summary.p99),
+                millis(summary.max),
+            )
+        },
+    );
+    format!(
+        "{label:<40} {:>10.0} {p50:>8} {p99:>8} {max:>8} {:>7}\n",
+        result.per_second(),
+        result.errors
+    )
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
