@@ -53,9 +53,17 @@ pub async fn read_limited(headers: &HeaderMap, body: Body) -> Result<axum::body:
         })
 }
 
-/// Parses a JSON body, naming the field at fault when a value has the wrong type.
+/// Parses a JSON body, naming the field at fault when a value has the wrong type. A body that
+/// is not UTF-8 is refused as a whole: JSON must be UTF-8 (RFC 8259), and `serde_json` does
+/// not check the bytes of strings it skips (such as unknown fields) when reading a slice.
 pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|error| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("invalid JSON body: it is not UTF-8 ({error})"),
+        )
+    })?;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let field = error.path().to_string();
         let inner = error.into_inner();
