@@ -266,24 +266,13 @@ impl MasterProcess {
         read_text(&self.stderr_path)
     }
 
-    /// POSTs a report for `node` with its token; returns the status and the JSON answer
-    /// (`Null` if the body was not JSON).
+    /// POSTs a report for `node` with its token; see [`post_report`].
     pub async fn report(
         &self,
         node: &str,
         body: &serde_json::Value,
     ) -> reqwest::Result<(u16, serde_json::Value)> {
-        let response = self
-            .http
-            .post(format!("{}/api/v1/nodes/{node}/report", self.base))
-            .bearer_auth(node_token(node))
-            .json(body)
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await?;
-        let status = response.status().as_u16();
-        let json = response.json().await.unwrap_or(serde_json::Value::Null);
-        Ok((status, json))
+        post_report(&self.http, &self.base, node, body).await
     }
 
     /// GETs an admin route and expects 200 with JSON.
@@ -306,16 +295,46 @@ impl MasterProcess {
             .unwrap_or_else(|error| panic!("GET {path_and_query} is not JSON ({error}): {text}"))
     }
 
-    /// The `outputs.NAME` object of node `node` in `GET /api/v1/nodes`.
-    pub async fn output_view(&self, node: &str, output: &str) -> serde_json::Value {
+    /// The view of node `node` in `GET /api/v1/nodes`.
+    pub async fn node_view(&self, node: &str) -> serde_json::Value {
         let nodes = self.admin_get("/api/v1/nodes").await;
         nodes["nodes"]
             .as_array()
             .and_then(|nodes| nodes.iter().find(|view| view["id"] == node))
-            .map(|view| view["outputs"][output].clone())
-            .filter(|view| !view.is_null())
-            .unwrap_or_else(|| panic!("no {node}.{output} in GET /api/v1/nodes: {nodes}"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no node {node} in GET /api/v1/nodes: {nodes}"))
     }
+
+    /// The `outputs.NAME` object of node `node` in `GET /api/v1/nodes`.
+    pub async fn output_view(&self, node: &str, output: &str) -> serde_json::Value {
+        let view = self.node_view(node).await;
+        let output_view = view["outputs"][output].clone();
+        assert!(
+            !output_view.is_null(),
+            "no output {output} in node {node}: {view}"
+        );
+        output_view
+    }
+}
+
+/// POSTs a report for `node` with its token to the master at `base`; returns the status and the
+/// JSON answer (`Null` if the body was not JSON).
+pub async fn post_report(
+    http: &reqwest::Client,
+    base: &str,
+    node: &str,
+    body: &serde_json::Value,
+) -> reqwest::Result<(u16, serde_json::Value)> {
+    let response = http
+        .post(format!("{base}/api/v1/nodes/{node}/report"))
+        .bearer_auth(node_token(node))
+        .json(body)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    let json = response.json().await.unwrap_or(serde_json::Value::Null);
+    Ok((status, json))
 }
 
 /// `dir/NAME-N.log` for the first N not yet used.
