@@ -193,7 +193,8 @@ async fn sigterm_drains_and_the_next_start_begins_with_every_output_off() {
             // replaced by the silence of a node that has not reported since the start.
             let reason = output["reason"].as_str().expect("a reason");
             assert!(
-                reason == "master started" || reason == format!("node {id} never reported"),
+                reason == "master started"
+                    || reason == format!("node {id} has not reported since the master started"),
                 "{id}.{name} is OFF because the master started, got reason `{reason}`"
             );
         }

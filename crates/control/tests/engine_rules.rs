@@ -212,7 +212,7 @@ const ROWS: &[Row] = &[
         output: "bed-1.valve",
         steps: &[Report("bed-1", DRY)],
         power: false,
-        reason: "tank.level never reported",
+        reason: "no tank.level reading since the master started",
         kind: ReasonKind::InputMissing,
     },
     Row {
@@ -272,7 +272,7 @@ const ROWS: &[Row] = &[
         output: "bed-1.valve",
         steps: &[Report("tank", TANK_FULL)],
         power: false,
-        reason: "node bed-1 never reported",
+        reason: "node bed-1 has not reported since the master started",
         kind: ReasonKind::NodeSilent,
     },
     Row {

@@ -107,7 +107,7 @@ fn safety_off<'a>(
         None => {
             return Err(Reason::new(
                 ReasonKind::NodeSilent,
-                format!("node {node} never reported"),
+                format!("node {node} has not reported since the master started"),
             ));
         }
         Some(at) if elapsed(at, now) >= plan.node_stale_after => {
@@ -172,7 +172,7 @@ fn checked_reading(sensor: &PlannedSensor, moment: &Moment<'_>) -> Result<f64, R
     let Some(sample) = moment.inputs.sensor(&reference.node, &reference.sensor) else {
         return Err(Reason::new(
             ReasonKind::InputMissing,
-            format!("{name} never reported"),
+            format!("no {name} reading since the master started"),
         ));
     };
     let age = elapsed(sample.at, moment.now);
