@@ -19,17 +19,16 @@ pub async fn run_serve(config: PathBuf) -> Result<(), CommandError> {
         LoadError::Invalid(errors) => {
             CommandError::InvalidSettings(errors.iter().map(ToString::to_string).collect())
         }
-        // `LoadError`'s message already ends with its cause; wrapping the error itself would
-        // make `{:#}` print that cause a second time.
-        other => CommandError::Runtime(anyhow::anyhow!("{other}")),
+        // An unreadable settings file is a usage error (exit 2), as for `check`.
+        other => CommandError::InvalidSettings(vec![format!("error: {other}")]),
     })?;
     init_logging(&settings.telemetry);
-    let base_dir = config.parent().map(Path::to_path_buf).unwrap_or_default();
-    let store = open_store(&settings.master.database, &base_dir).await?;
     let listen = settings.master.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} ([master] listen)"))?;
+    let base_dir = config.parent().map(Path::to_path_buf).unwrap_or_default();
+    let store = open_store(&settings.master.database, &base_dir).await?;
     let master = Master::start(Arc::new(settings), store, Arc::new(SystemClock)).await?;
     tracing::info!(%listen, "serving");
     serve(master, listener, shutdown_signal()).await?;

@@ -121,10 +121,10 @@ fn check_of_a_missing_file_exits_2_with_one_line() {
 fn serve_with_a_missing_file_says_so_in_one_line_without_repeating_the_cause() {
     let dir = tempfile::tempdir().expect("temporary dir");
     let run = run_to_exit(dir.path(), &["serve", "--config", "nowhere.toml"], QUICK);
-    assert_ne!(
+    assert_eq!(
         run.code(),
-        0,
-        "serve cannot run without its settings: {run:?}"
+        2,
+        "a missing settings file is a usage error for serve as for check: {run:?}"
     );
     let lines = run.stderr_lines();
     assert_eq!(lines.len(), 1, "one line on stderr: {run:?}");
