@@ -320,9 +320,32 @@ async fn status_page_lists_nodes_and_escapes_text() {
         .expect("text");
     assert!(page.contains("bed-1") && page.contains("valve"), "{page}");
     assert!(
-        page.contains("tank.level never reported") || page.contains("tank"),
-        "{page}"
+        page.contains("no tank.level reading since the master started"),
+        "the valve's reason names the missing tank reading: {page}"
     );
     assert!(!page.contains("<script"), "no script on the status page");
+
+    master
+        .report("tank", json!({"seq": 1, "readings": {"level": 80.0}}))
+        .await;
+    master
+        .report(
+            "bed-1",
+            json!({"seq": 2, "readings": {"soil_moisture": 20.0}}),
+        )
+        .await;
+    let page = master
+        .http
+        .get(format!("{}/", master.base))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        page.contains("soil_moisture 20.0 &lt; 45") && !page.contains("20.0 < 45"),
+        "the `<` of a reason is escaped: {page}"
+    );
     master.stop().await;
 }
