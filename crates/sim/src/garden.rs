@@ -140,8 +140,8 @@ pub struct Garden {
 
 /// Where the demo garden starts: just above the beds' and the heater's ON thresholds, so
 /// something switches within the first minute at speed 1.
-const START_BED_MOISTURE_PCT: [f64; 2] = [30.3, 35.3];
-const START_TEMPERATURE_C: f64 = 18.1;
+const START_BED_MOISTURE_PCT: [f64; 2] = [30.2, 35.3];
+const START_TEMPERATURE_C: f64 = 18.05;
 const START_HUMIDITY_PCT: f64 = 64.0;
 const START_TANK_LEVEL_PCT: f64 = 45.0;
 
