@@ -187,10 +187,7 @@ pub fn status_line(master: &Master) -> String {
             NodeStatus::Stale => line.push_str(" (stale)"),
             NodeStatus::NeverSeen => line.push_str(" (not seen yet)"),
         }
-        for (name, reading) in &view.readings {
-            if name == "light" {
-                continue;
-            }
+        for reading in view.readings.values() {
             let _ = write!(
                 line,
                 " {:.1}{}",
