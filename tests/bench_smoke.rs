@@ -139,7 +139,7 @@ fn skip_ceiling_leaves_out_the_ceiling_row_and_the_ratio() {
         "bench failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(
-        !stdout.contains("A  ceiling") && !stdout.contains("ratio"),
+        !stdout.contains("A  ceiling") && !stdout.contains("ratio master / ceiling"),
         "no ceiling row nor ratio with --skip-ceiling:\n{stdout}"
     );
     line_starting(&stdout, "A  master");
