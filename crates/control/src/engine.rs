@@ -118,9 +118,12 @@ pub struct Decision {
     pub changed: bool,
     /// Why.
     pub reason: Reason,
-    /// When ON: how long the output may still stay ON before max_on or the daily budget cuts
-    /// it (the master caps the node's lease with it, so the relay itself never overruns).
-    /// `None` when no limit applies or the output is OFF.
+    /// When ON: how long the output may still stay ON before the engine turns it OFF with no
+    /// new report — `max_on` or the daily budget cutting the run, one of its sensor inputs or
+    /// its node going stale, its schedule window closing, its override ending, or an output it
+    /// reads running out of its own time. The master caps the node's lease with it, so the
+    /// relay itself never stays ON past the moment the master would say OFF. `None` when the
+    /// output is OFF or nothing bounds it.
     pub on_time_left: Option<Duration>,
 }
 
@@ -220,10 +223,23 @@ impl Engine {
                     (reference.clone(), power)
                 })
                 .collect();
+            let referenced_on_until = plan
+                .outputs
+                .iter()
+                .filter_map(|(_, referenced)| referenced.and_then(|r| state.get(r)))
+                .filter_map(|referenced| referenced.on_until)
+                .min();
             let Some(output_state) = state.output_mut(id) else {
                 continue;
             };
-            decisions.push(decide(id, plan, output_state, &output_powers, &moment));
+            decisions.push(decide(
+                id,
+                plan,
+                output_state,
+                &output_powers,
+                referenced_on_until,
+                &moment,
+            ));
         }
         decisions
     }

@@ -338,6 +338,7 @@ fn check(
         );
     }
     let run_length = Duration::try_from(now.duration_since(state.since)).unwrap_or(Duration::ZERO);
+    check_on_time_left(config, settings, run, decision, run_length, tz)?;
     if let Some(max_on) = config.max_on {
         prop_assert!(
             run_length <= seconds(max_on) + step,
@@ -359,6 +360,63 @@ fn check(
         prop_assert!(
             today <= seconds(budget) + step,
             "{today:?} ON today exceeds max_on_per_day {budget}s plus one step {step:?}"
+        );
+    }
+    Ok(())
+}
+
+/// The lease an ON answer carries (capped by `on_time_left`) never outlives what the engine
+/// itself allows without a new report: the inputs' freshness, the window, `max_on`.
+fn check_on_time_left(
+    config: &Config,
+    settings: &Settings,
+    run: &Run,
+    decision: &Decision,
+    run_length: Duration,
+    tz: &TimeZone,
+) -> Result<(), TestCaseError> {
+    use plantkeeper_control::engine::Inputs;
+    let why = &decision.reason.text;
+    let left = decision.on_time_left;
+    prop_assert!(left.is_some(), "ON without any bound on its lease ({why})");
+    let left = left.unwrap_or_default();
+    let fresh_for = |node: &str, sensor: &str, stale_after: u64| {
+        run.world.sensor(node, sensor).map(|sample| {
+            let age = Duration::try_from(run.now.duration_since(sample.at)).unwrap_or_default();
+            seconds(stale_after).saturating_sub(age)
+        })
+    };
+    let bed = fresh_for("bed-1", "soil_moisture", config.bed_stale);
+    prop_assert!(
+        bed.is_some_and(|fresh| left <= fresh),
+        "on_time_left {left:?} outlives soil_moisture's freshness {bed:?} ({why})"
+    );
+    if config.require_level.is_some() {
+        let tank = fresh_for("tank", "level", config.tank_stale);
+        prop_assert!(
+            tank.is_some_and(|fresh| left <= fresh),
+            "on_time_left {left:?} outlives tank.level's freshness {tank:?} ({why})"
+        );
+    }
+    if let Some(max_on) = config.max_on {
+        prop_assert!(
+            run_length + left <= seconds(max_on),
+            "run {run_length:?} plus on_time_left {left:?} exceeds max_on {max_on}s ({why})"
+        );
+    }
+    let overridden = run.state.output(decision.output).override_.is_some();
+    if let Some(index) = config.schedule
+        && !overridden
+        && !left.is_zero()
+    {
+        let last_moment = run
+            .now
+            .checked_add(left - Duration::from_millis(1))
+            .expect("test clocks stay in range");
+        prop_assert!(
+            window(WINDOWS[index]).contains(last_moment, tz, settings.master.location),
+            "on_time_left {left:?} runs past the end of {} ({why})",
+            WINDOWS[index]
         );
     }
     Ok(())

@@ -58,12 +58,14 @@ struct Wanted {
 /// Decides output `id` at `moment.now` and records the result in `state`.
 ///
 /// `output_powers` holds the power of every output this one reads, as decided earlier in the
-/// same pass (or last known).
+/// same pass (or last known); `referenced_on_until` the earliest moment one of those that is ON
+/// runs out of its time.
 pub(super) fn decide(
     id: OutputId,
     plan: &PlannedOutput,
     state: &mut OutputState,
     output_powers: &[(OutputRef, Option<bool>)],
+    referenced_on_until: Option<Timestamp>,
     moment: &Moment<'_>,
 ) -> Decision {
     let now = moment.now;
@@ -80,16 +82,18 @@ pub(super) fn decide(
         }
     };
     let changed = state.apply(power, reason.clone(), now);
+    let on_time_left = if power {
+        on_time_left(plan, state, referenced_on_until, moment)
+    } else {
+        None
+    };
+    state.on_until = on_time_left.map(|left| later(now, left));
     Decision {
         output: id,
         power,
         changed,
         reason,
-        on_time_left: if power {
-            on_time_left(plan, state, now)
-        } else {
-            None
-        },
+        on_time_left,
     }
 }
 
@@ -334,17 +338,58 @@ fn protect(
     (true, wanted.reason)
 }
 
-/// How long an ON output may still stay ON before `max_on` or the daily budget cuts it.
-fn on_time_left(plan: &PlannedOutput, state: &OutputState, now: Timestamp) -> Option<Duration> {
+/// How long an ON output may still stay ON before the engine would turn it OFF without any new
+/// report: `max_on`, the daily budget, the first of its inputs (or its node) going stale, the
+/// schedule window closing (when not overridden), the override ending, or an output it reads
+/// running out of time. The master caps the lease with it, so a relay never outlives the
+/// master's ON by a lease (CONTRACT §3 rules 2, 3, 5 and 6 hold at the relay, not only here).
+fn on_time_left(
+    plan: &PlannedOutput,
+    state: &OutputState,
+    referenced_on_until: Option<Timestamp>,
+    moment: &Moment<'_>,
+) -> Option<Duration> {
     let settings = &plan.settings;
+    let now = moment.now;
+    let fresh_for =
+        |at: Timestamp, stale_after: Duration| stale_after.saturating_sub(elapsed(at, now));
     let by_run = settings
         .max_on
         .map(|max_on| max_on.saturating_sub(state.run_length(now)));
     let by_budget = settings
         .max_on_per_day
         .map(|budget| budget.saturating_sub(state.used_today()));
-    match (by_run, by_budget) {
-        (Some(run), Some(budget)) => Some(run.min(budget)),
-        (run, budget) => run.or(budget),
-    }
+    let by_node = moment
+        .inputs
+        .last_report(&plan.key.node)
+        .map(|at| fresh_for(at, plan.node_stale_after));
+    let by_sensors = plan
+        .sensors
+        .iter()
+        .filter_map(|sensor| {
+            let reference = &sensor.reference;
+            let sample = moment.inputs.sensor(&reference.node, &reference.sensor)?;
+            Some(fresh_for(sample.at, sensor.stale_after))
+        })
+        .min();
+    let by_override = state.override_.as_ref().map(|ov| elapsed(now, ov.until));
+    let by_schedule = match (&settings.schedule, &state.override_) {
+        (Some(schedule), None) => schedule
+            .open_until(now, moment.tz, moment.location)
+            .map(|until| elapsed(now, until)),
+        _ => None,
+    };
+    let by_referenced = referenced_on_until.map(|until| elapsed(now, until));
+    [
+        by_run,
+        by_budget,
+        by_node,
+        by_sensors,
+        by_override,
+        by_schedule,
+        by_referenced,
+    ]
+    .into_iter()
+    .flatten()
+    .min()
 }

@@ -46,6 +46,8 @@ pub struct OutputState {
     pub reason: Reason,
     /// The active manual override, if any (removed once expired).
     pub override_: Option<Override>,
+    /// While ON: the moment the last decision's [`super::Decision::on_time_left`] runs out.
+    pub(super) on_until: Option<Timestamp>,
     last_off: Option<Timestamp>,
     budget_day: Date,
     used_today: Duration,
@@ -59,6 +61,7 @@ impl OutputState {
             since: now,
             reason: Reason::master_started(),
             override_: None,
+            on_until: None,
             last_off: None,
             budget_day: tz.to_datetime(now).date(),
             used_today: Duration::ZERO,

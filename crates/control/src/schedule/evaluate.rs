@@ -40,6 +40,49 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// While the schedule is open at `at`: the earliest moment it can close, that is the
+    /// latest end among the windows open at `at` (a window starting later may keep it open
+    /// longer, never shorter). `None` when it is closed at `at`.
+    ///
+    /// An end that falls in a DST gap or fold is taken at its earliest possible instant, so the
+    /// answer is never later than the moment [`Schedule::active_window`] turns `None`.
+    pub fn open_until(
+        &self,
+        at: Timestamp,
+        tz: &TimeZone,
+        location: Option<Location>,
+    ) -> Option<Timestamp> {
+        let local = tz.to_datetime(at);
+        self.windows
+            .iter()
+            .filter_map(|window| window.open_end_local(local, tz, location))
+            .filter_map(|end| earliest_instant(end, tz))
+            .max()
+    }
+}
+
+/// The first instant at which local civil time reaches `local`: in a DST fold the first of its
+/// two occurrences, in a DST gap the transition that skips over it.
+fn earliest_instant(local: DateTime, tz: &TimeZone) -> Option<Timestamp> {
+    use jiff::tz::AmbiguousOffset;
+    match tz.to_ambiguous_timestamp(local).offset() {
+        AmbiguousOffset::Unambiguous { offset } => offset.to_timestamp(local).ok(),
+        AmbiguousOffset::Fold { before, after } => {
+            let first = before.to_timestamp(local).ok();
+            let second = after.to_timestamp(local).ok();
+            first.into_iter().chain(second).min()
+        }
+        AmbiguousOffset::Gap { after, .. } => {
+            // Read with the offset after the gap, `local` lands before the transition; the
+            // transition itself is when the wall clock jumps past `local`.
+            let before_transition = after.to_timestamp(local).ok()?;
+            let transition = tz.following(before_transition).next()?.timestamp();
+            Some(transition)
+        }
+    }
+}
+
 impl Window {
     /// Whether this window is open at `at` (start inclusive, end exclusive), in local time of
     /// `tz`. See the [module documentation](self) for midnight, DST and sun rules.
@@ -48,15 +91,30 @@ impl Window {
     }
 
     fn contains_local(&self, local: DateTime, tz: &TimeZone, location: Option<Location>) -> bool {
-        START_DAY_OFFSETS.iter().any(|&offset| {
-            local
-                .date()
-                .checked_add(offset.days())
-                .ok()
-                .filter(|start_day| starts_on(self.days, start_day.weekday()))
-                .and_then(|start_day| self.bounds_starting_on(start_day, tz, location))
-                .is_some_and(|(start, end)| start <= local && local < end)
-        })
+        self.open_end_local(local, tz, location).is_some()
+    }
+
+    /// The local end of this window if it is open at `local` (the latest, should two of its
+    /// days overlap there).
+    fn open_end_local(
+        &self,
+        local: DateTime,
+        tz: &TimeZone,
+        location: Option<Location>,
+    ) -> Option<DateTime> {
+        START_DAY_OFFSETS
+            .iter()
+            .filter_map(|&offset| {
+                local
+                    .date()
+                    .checked_add(offset.days())
+                    .ok()
+                    .filter(|start_day| starts_on(self.days, start_day.weekday()))
+                    .and_then(|start_day| self.bounds_starting_on(start_day, tz, location))
+                    .filter(|(start, end)| *start <= local && local < *end)
+                    .map(|(_, end)| end)
+            })
+            .max()
     }
 
     /// The local start and end of this window when it starts on `day`, or `None` when it is
