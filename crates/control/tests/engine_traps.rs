@@ -654,3 +654,65 @@ fn schedule_window_on_fall_back_night_is_an_hour_longer() {
         );
     }
 }
+
+/// Sets the clock back by `seconds` (an NTP correction, an admin fixing the date).
+fn set_clock_back(run: &mut Run, seconds: i64) {
+    run.now = run
+        .now
+        .checked_sub(jiff::SignedDuration::from_secs(seconds))
+        .expect("test clocks stay within jiff's range");
+}
+
+#[test]
+fn clock_set_back_mid_run_does_not_stretch_max_on() {
+    let settings = Garden::new(PARIS)
+        .node("bed-1", 20)
+        .sensor("bed-1", "soil_moisture", 0.0, 100.0)
+        .output(
+            "bed-1",
+            "valve",
+            rules().on_when("soil_moisture < 30").max_on(120),
+        )
+        .build();
+    let mut run = Run::start(settings, local(PARIS, NOON));
+    run.report("bed-1", &[("soil_moisture", 20.0)]);
+    assert!(run.decide("bed-1.valve").power, "dry soil: ON");
+    keep_reporting(&mut run, "bed-1", &[("soil_moisture", 20.0)], 60);
+    set_clock_back(&mut run, 3600);
+    let mut seconds_on_after = 0;
+    for _ in 0..3600 {
+        run.report("bed-1", &[("soil_moisture", 20.0)]);
+        let decision = run.decide("bed-1.valve");
+        if !decision.power {
+            assert_eq!(decision.reason.kind, ReasonKind::MaxOn);
+            break;
+        }
+        assert!(
+            decision
+                .on_time_left
+                .is_some_and(|left| left <= std::time::Duration::from_secs(61)),
+            "the lease after the clock went back still ends at max_on: {:?}",
+            decision.on_time_left
+        );
+        seconds_on_after += 1;
+        run.advance(1);
+    }
+    assert!(
+        seconds_on_after <= 61,
+        "60s of the 120s run were left when the clock went back an hour; it ran {seconds_on_after}s more"
+    );
+}
+
+#[test]
+fn clock_set_back_does_not_stretch_the_daily_budget() {
+    let mut run = Run::start(budget_valve(PARIS), local(PARIS, NOON));
+    let on_before = minutes_on(&mut run, 10);
+    assert_eq!(on_before.len(), 10, "ON for the first 10 minutes");
+    set_clock_back(&mut run, 3 * 3600);
+    let on_after = minutes_on(&mut run, 60);
+    assert!(
+        on_after.len() <= 11,
+        "20m budget with 10m used: at most 10 more minutes (+1 step) after the clock went back 3h, got {}",
+        on_after.len()
+    );
+}

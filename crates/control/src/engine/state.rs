@@ -51,6 +51,9 @@ pub struct OutputState {
     last_off: Option<Timestamp>,
     budget_day: Date,
     used_today: Duration,
+    /// ON-time of the current run, counted evaluation by evaluation (so a clock set back
+    /// cannot stretch the run past `max_on`).
+    run_counted: Duration,
     counted_until: Timestamp,
 }
 
@@ -65,6 +68,7 @@ impl OutputState {
             last_off: None,
             budget_day: tz.to_datetime(now).date(),
             used_today: Duration::ZERO,
+            run_counted: Duration::ZERO,
             counted_until: now,
         }
     }
@@ -84,23 +88,34 @@ impl OutputState {
         self.budget_day
     }
 
-    /// How long the current run has lasted at `now` (zero when OFF).
+    /// How long the current run has lasted at `now` (zero when OFF): the ON-time counted at
+    /// each evaluation, plus the time since the last one. Unlike `now - since`, a clock set back
+    /// mid-run does not make the run younger.
     pub fn run_length(&self, now: Timestamp) -> Duration {
         if self.power {
-            elapsed(self.since, now)
+            self.run_counted
+                .saturating_add(elapsed(self.counted_until, now))
         } else {
             Duration::ZERO
         }
     }
 
-    /// Adds the ON-time since the last evaluation to the budget of the local day of `now`; a
-    /// run crossing local midnight counts toward each day for its own part. Time that went
-    /// backwards adds nothing and never resets the budget.
+    /// Adds the ON-time since the last evaluation to the current run and to the budget of the
+    /// local day of `now`; a run crossing local midnight counts toward each day for its own
+    /// part. When the clock went backwards, that step adds nothing and counting resumes from
+    /// `now`: a clock set back stretches a run or the budget by one evaluation step at most,
+    /// and never resets the budget.
     pub(super) fn account_until(&mut self, now: Timestamp, tz: &TimeZone) {
-        let today = tz.to_datetime(now).date();
-        if today < self.budget_day || now < self.counted_until {
+        if now < self.counted_until {
+            self.counted_until = now;
             return;
         }
+        if self.power {
+            self.run_counted = self
+                .run_counted
+                .saturating_add(elapsed(self.counted_until, now));
+        }
+        let today = tz.to_datetime(now).date();
         if today > self.budget_day {
             let counted_from = start_of_day(today, tz).map_or(self.counted_until, |day_start| {
                 day_start.max(self.counted_until)
@@ -123,6 +138,7 @@ impl OutputState {
         if changed {
             self.power = power;
             self.since = now;
+            self.run_counted = Duration::ZERO;
             if !power {
                 self.last_off = Some(now);
             }
