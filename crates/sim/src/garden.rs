@@ -477,9 +477,10 @@ mod tests {
         let mut first = Garden::new(7);
         let mut second = Garden::new(7);
         let reading = first.readings(BED_1)["soil_moisture"];
+        let truth = START_BED_MOISTURE_PCT[0];
         assert!(
-            (reading - 30.3).abs() <= 0.21,
-            "bed-1 read {reading}, truth is 30.3"
+            (reading - truth).abs() <= 0.21,
+            "bed-1 read {reading}, truth is {truth}"
         );
         assert_eq!(
             second.readings(BED_1)["soil_moisture"],
