@@ -1,11 +1,12 @@
 //! PlantKeeper's time-series store: one [`Store`] trait, implemented by the embedded SQLite
-//! engine here and by PostgreSQL later.
+//! engine ([`sqlite`]) and by PostgreSQL, with TimescaleDB when present ([`postgres`]).
 //!
 //! **Architecture invariant:** only the store's writer touches the database for writes; every
 //! write goes through [`Store::write`], which returns only after the batch is durably committed
 //! (group commit: concurrent writes share one transaction).
 
 pub mod model;
+pub mod postgres;
 pub mod sqlite;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;

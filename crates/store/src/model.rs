@@ -1,5 +1,7 @@
 //! The rows the store reads and writes.
 
+use crate::StoreError;
+
 /// One sensor value at one time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewReading {
@@ -65,6 +67,29 @@ pub struct WriteBatch {
     pub state_changes: Vec<StateChange>,
     /// Other events.
     pub events: Vec<Event>,
+}
+
+impl WriteBatch {
+    /// Refuses a batch holding a reading that is not finite, naming it: SQLite would store NaN
+    /// as NULL, so no engine stores one.
+    ///
+    /// # Errors
+    /// [`StoreError::InvalidQuery`] naming the first such reading and its node.
+    pub fn check_finite(&self) -> Result<(), StoreError> {
+        for report in &self.reports {
+            if let Some(reading) = report
+                .readings
+                .iter()
+                .find(|reading| !reading.value.is_finite())
+            {
+                return Err(StoreError::InvalidQuery(format!(
+                    "reading `{}` of node `{}` is {}, not a finite number",
+                    reading.sensor, report.node, reading.value
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What a committed write did.

@@ -4,6 +4,7 @@
 //! **Architecture invariant:** only the writer thread ([`writer`]) writes to the database; the
 //! read connections are opened `query_only`.
 
+mod checkpointer;
 mod connection;
 mod mutations;
 mod options;
@@ -20,6 +21,7 @@ use async_trait::async_trait;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tracing::info;
 
+use self::checkpointer::Checkpointer;
 pub use self::options::{SqliteOptions, Synchronous, database_path};
 use self::read_pool::ReadPool;
 use self::writer::{Command, Job, Reply};
@@ -40,6 +42,9 @@ pub struct SqliteStore {
     writer_thread: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
     readers: ReadPool,
+    /// Copies the write-ahead log into the database off the commit path; stopped by `close`
+    /// (or by dropping the store).
+    checkpointer: std::sync::Mutex<Option<Checkpointer>>,
 }
 
 impl SqliteStore {
@@ -76,12 +81,14 @@ impl SqliteStore {
         let write_connection = connection::open_writer(path, options.synchronous)?;
         let readers = ReadPool::open(path.to_path_buf(), options.read_connections)?;
         let (commands, writer_thread) = writer::spawn(write_connection, options.max_batch)?;
+        let checkpointer = Checkpointer::start(path)?;
         info!(path = %path.display(), synchronous = ?options.synchronous, "SQLite store open");
         Ok(SqliteStore {
             commands,
             writer_thread: Mutex::new(Some(writer_thread)),
             closed: AtomicBool::new(false),
             readers,
+            checkpointer: std::sync::Mutex::new(Some(checkpointer)),
         })
     }
 
@@ -179,6 +186,18 @@ impl Store for SqliteStore {
             .await
             .map_err(|error| StoreError::Database(format!("joining the writer thread: {error}")))?
             .map_err(|_| StoreError::Database("the writer thread panicked".to_owned()))?;
+        let checkpointer = self
+            .checkpointer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(checkpointer) = checkpointer {
+            tokio::task::spawn_blocking(move || checkpointer.stop())
+                .await
+                .map_err(|error| {
+                    StoreError::Database(format!("joining the checkpoint thread: {error}"))
+                })?;
+        }
         info!("SQLite store closed");
         Ok(())
     }

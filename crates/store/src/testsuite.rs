@@ -25,10 +25,20 @@ use crate::{
 /// async fn fresh_store() -> (Arc<dyn Store>, tempfile::TempDir) { ... }
 /// plantkeeper_store::store_suite!(fresh_store);
 /// ```
+///
+/// For an engine that needs a server, `store_suite!(optional fresh_store)` takes an async fn
+/// returning `Option<(Arc<dyn Store>, guard)>`: `None` (after [`require_service`] said the
+/// server is unavailable and skipping is allowed) makes the test return at once.
 #[macro_export]
 macro_rules! store_suite {
     ($fresh:path) => {
-        $crate::store_suite!(@tests $fresh;
+        $crate::store_suite!(@list required $fresh);
+    };
+    (optional $fresh:path) => {
+        $crate::store_suite!(@list optional $fresh);
+    };
+    (@list $mode:ident $fresh:path) => {
+        $crate::store_suite!(@tests $mode $fresh;
             write_then_read_roundtrip,
             readings_average_per_step_bucket,
             retried_report_is_stored_once_and_flagged_duplicate,
@@ -41,7 +51,7 @@ macro_rules! store_suite {
             close_commits_queued_writes_then_refuses_writes,
         );
     };
-    (@tests $fresh:path; $($name:ident),+ $(,)?) => {
+    (@tests required $fresh:path; $($name:ident),+ $(,)?) => {
         $(
             #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
@@ -51,6 +61,57 @@ macro_rules! store_suite {
             }
         )+
     };
+    (@tests optional $fresh:path; $($name:ident),+ $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some((store, _guard)) = $fresh().await else {
+                    return;
+                };
+                $crate::testsuite::$name(::std::sync::Arc::clone(&store)).await;
+                store.close().await.expect("closing the store after the test");
+            }
+        )+
+    };
+}
+
+/// The environment variable that turns an unavailable service into a test failure (CI sets it
+/// to `1`); without it, tests that need the service are skipped with one line on stderr.
+pub const REQUIRE_SERVICES_ENV: &str = "PLANTKEEPER_REQUIRE_SERVICES";
+
+/// The one rule for tests that need a real service (PostgreSQL, an MQTT broker, a browser):
+/// `availability` is the outcome of trying to reach `service` at `address`.
+///
+/// Returns `true` when it is available. Otherwise, when [`REQUIRE_SERVICES_ENV`] is `1`,
+/// panics saying what is missing; else prints, once per service and address in this process,
+/// `skipped: SERVICE not reachable at ADDRESS: WHY (set PLANTKEEPER_REQUIRE_SERVICES=1 to fail
+/// instead)` straight to stderr (past the test harness's capture, so it shows), and returns
+/// `false`: the caller returns without testing.
+pub fn require_service(service: &str, address: &str, availability: Result<(), String>) -> bool {
+    let Err(why) = availability else {
+        return true;
+    };
+    if std::env::var(REQUIRE_SERVICES_ENV).is_ok_and(|value| value == "1") {
+        panic!(
+            "{service} is required ({REQUIRE_SERVICES_ENV}=1) but not reachable at {address}: {why}"
+        );
+    }
+    static ANNOUNCED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let key = format!("{service} {address}");
+    let mut announced = ANNOUNCED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !announced.contains(&key) {
+        announced.push(key);
+        use std::io::Write;
+        // Failing to print a skip notice is not worth failing the test run for.
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: {service} not reachable at {address}: {why} \
+             (set {REQUIRE_SERVICES_ENV}=1 to fail instead)"
+        );
+    }
+    false
 }
 
 /// A reading of `sensor` at `at_ms`.

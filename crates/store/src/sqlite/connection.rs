@@ -26,6 +26,15 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const WAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 /// Prepared statements kept by a connection: every statement of the writer and the readers.
 const STATEMENT_CACHE: usize = 32;
+/// Page size of a new database. Readings arrive for thousands of series at once, so each
+/// commit dirties one index leaf per series; small pages make each of those writes small and
+/// let the writer's cache hold every series' newest leaf.
+const PAGE_SIZE: i64 = 1024;
+/// SQLite's own checkpoint runs inside a commit once the log has this many pages; the
+/// checkpoint thread normally keeps it far below.
+pub(crate) const AUTOCHECKPOINT_PAGES: i64 = 64 * 1024;
+/// Page cache of the checkpoint connection (it only copies pages).
+const CHECKPOINTER_CACHE_KIB: i64 = 256;
 
 /// Opens the write connection: creates the file and its directory if needed, switches to WAL,
 /// applies the durability level and runs the pending migrations.
@@ -38,6 +47,10 @@ pub(crate) fn open_writer(path: &Path, synchronous: Synchronous) -> Result<Conne
     let mut connection =
         Connection::open(path).map_err(database_error(&format!("opening {}", path.display())))?;
     configure(&connection, WRITER_CACHE_KIB)?;
+    // Effective only while the file is new (before the first table); harmless afterwards.
+    connection
+        .execute_batch(&format!("PRAGMA page_size = {PAGE_SIZE};"))
+        .map_err(database_error("setting the page size"))?;
     // Returns the mode it switched to: a file system that cannot do WAL answers something else.
     let journal_mode: String = connection
         .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
@@ -50,7 +63,8 @@ pub(crate) fn open_writer(path: &Path, synchronous: Synchronous) -> Result<Conne
     }
     connection
         .execute_batch(&format!(
-            "PRAGMA synchronous = {}; PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES};",
+            "PRAGMA synchronous = {}; PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}; \
+             PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES};",
             synchronous.pragma_value()
         ))
         .map_err(database_error("setting durability"))?;
@@ -70,6 +84,16 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection, StoreError> {
     connection
         .execute_batch("PRAGMA query_only = ON;")
         .map_err(database_error("making a read connection read-only"))?;
+    Ok(connection)
+}
+
+/// Opens the connection of the checkpoint thread.
+pub(crate) fn open_checkpointer(path: &Path) -> Result<Connection, StoreError> {
+    let connection = Connection::open(path).map_err(database_error(&format!(
+        "opening {} for checkpoints",
+        path.display()
+    )))?;
+    configure(&connection, CHECKPOINTER_CACHE_KIB)?;
     Ok(connection)
 }
 

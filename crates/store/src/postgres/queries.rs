@@ -1,0 +1,181 @@
+//! The read queries, run on a connection of the read pool. They are the SQLite engine's
+//! queries in PostgreSQL's dialect, so both engines answer identically.
+
+use deadpool_postgres::Client;
+use tokio_postgres::Row;
+
+use super::database_error;
+use crate::{Event, EventRow, EventsQuery, Point, ReadingsQuery, StateChange, StoreError};
+
+/// Raw points of one series in `[from, to)`, oldest first.
+const RAW_READINGS: &str = "SELECT ts, value FROM readings \
+     WHERE series_id = (SELECT id FROM series WHERE node = $1 AND sensor = $2) \
+         AND ts >= $3 AND ts < $4 \
+     ORDER BY ts LIMIT $5";
+
+/// One averaged point per `step`-aligned bucket, labelled with the bucket's start: floor
+/// division, written as in SQLite (`%` keeps the sign of `ts` in both), so `-15` with step 10
+/// falls in the bucket starting at `-20`.
+const BUCKETED_READINGS: &str = "SELECT \
+         CASE WHEN ts % $5 < 0 THEN ts - ts % $5 - $5 ELSE ts - ts % $5 END AS bucket, \
+         avg(value) \
+     FROM readings \
+     WHERE series_id = (SELECT id FROM series WHERE node = $1 AND sensor = $2) \
+         AND ts >= $3 AND ts < $4 \
+     GROUP BY bucket ORDER BY bucket LIMIT $6";
+
+/// State changes (`source` 0) and events (`source` 1) in `[from, to)`, newest first; at the
+/// same millisecond, state changes first, then the later-inserted row. `$4` NULL means every
+/// node.
+const EVENTS: &str = "SELECT ts, node, output, power, reason, NULL::text AS kind, 0 AS source, id \
+         FROM state_changes WHERE ts >= $1 AND ts < $2 AND ($4::text IS NULL OR node = $4) \
+     UNION ALL \
+     SELECT ts, node, output, NULL::boolean, message, kind, 1 AS source, id \
+         FROM events WHERE ts >= $1 AND ts < $2 AND ($4::text IS NULL OR node = $4) \
+     ORDER BY ts DESC, source, id DESC LIMIT $3";
+
+/// Readings of `query`'s series; an unknown node or sensor has none.
+///
+/// # Errors
+/// [`StoreError::InvalidQuery`] for a `step_ms` that is not positive.
+pub(crate) async fn readings(
+    client: &Client,
+    query: &ReadingsQuery,
+) -> Result<Vec<Point>, StoreError> {
+    if let Some(step) = query.step_ms.filter(|step| *step <= 0) {
+        return Err(StoreError::InvalidQuery(format!(
+            "step must be positive, got {step} ms"
+        )));
+    }
+    if query.limit == 0 || query.from_ms >= query.to_ms {
+        return Ok(Vec::new());
+    }
+    let limit = sql_limit(query.limit);
+    let common = (&query.node, &query.sensor, &query.from_ms, &query.to_ms);
+    let rows = match query.step_ms {
+        None => {
+            let statement = client.prepare_cached(RAW_READINGS).await;
+            match statement {
+                Ok(statement) => {
+                    client
+                        .query(
+                            &statement,
+                            &[common.0, common.1, common.2, common.3, &limit],
+                        )
+                        .await
+                }
+                Err(error) => Err(error),
+            }
+        }
+        Some(step) => {
+            let statement = client.prepare_cached(BUCKETED_READINGS).await;
+            match statement {
+                Ok(statement) => {
+                    client
+                        .query(
+                            &statement,
+                            &[common.0, common.1, common.2, common.3, &step, &limit],
+                        )
+                        .await
+                }
+                Err(error) => Err(error),
+            }
+        }
+    }
+    .map_err(database_error("reading readings"))?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+/// State changes and events of `query`, newest first, at most `limit`.
+pub(crate) async fn events(
+    client: &Client,
+    query: &EventsQuery,
+) -> Result<Vec<EventRow>, StoreError> {
+    if query.limit == 0 || query.from_ms >= query.to_ms {
+        return Ok(Vec::new());
+    }
+    let statement = client
+        .prepare_cached(EVENTS)
+        .await
+        .map_err(database_error("reading events"))?;
+    let limit = sql_limit(query.limit);
+    let rows = client
+        .query(
+            &statement,
+            &[&query.from_ms, &query.to_ms, &limit, &query.node],
+        )
+        .await
+        .map_err(database_error("reading events"))?;
+    rows.iter().map(event_row).collect()
+}
+
+/// A row of [`EVENTS`]: `ts, node, output, power, reason|message, kind, source, id`.
+fn event_row(row: &Row) -> Result<EventRow, StoreError> {
+    let source: i32 = row.get(6);
+    if source == 0 {
+        let power: Option<bool> = row.get(3);
+        Ok(EventRow::StateChange(StateChange {
+            at_ms: row.get(0),
+            node: row.get(1),
+            output: row.get(2),
+            power: power.ok_or_else(|| {
+                StoreError::Database("a stored state change has no power".to_owned())
+            })?,
+            reason: row.get(4),
+        }))
+    } else {
+        Ok(EventRow::Event(Event {
+            at_ms: row.get(0),
+            node: row.get(1),
+            output: row.get(2),
+            message: row.get(4),
+            kind: row.get(5),
+        }))
+    }
+}
+
+/// State changes at or after `from_ms`, oldest first (insertion order within a millisecond).
+pub(crate) async fn state_changes_since(
+    client: &Client,
+    from_ms: i64,
+) -> Result<Vec<StateChange>, StoreError> {
+    let statement = client
+        .prepare_cached(
+            "SELECT ts, node, output, power, reason FROM state_changes \
+             WHERE ts >= $1 ORDER BY ts, id",
+        )
+        .await
+        .map_err(database_error("reading state changes"))?;
+    let rows = client
+        .query(&statement, &[&from_ms])
+        .await
+        .map_err(database_error("reading state changes"))?;
+    Ok(rows
+        .iter()
+        .map(|row| StateChange {
+            at_ms: row.get(0),
+            node: row.get(1),
+            output: row.get(2),
+            power: row.get(3),
+            reason: row.get(4),
+        })
+        .collect())
+}
+
+/// The newest `received_at` of `node` in `reports` (which the writer prunes after two days).
+pub(crate) async fn last_report_at(client: &Client, node: &str) -> Result<Option<i64>, StoreError> {
+    let statement = client
+        .prepare_cached("SELECT max(received_at) FROM reports WHERE node = $1")
+        .await
+        .map_err(database_error("reading the last report time"))?;
+    let row = client
+        .query_one(&statement, &[&node])
+        .await
+        .map_err(database_error("reading the last report time"))?;
+    Ok(row.get(0))
+}
+
+/// A `usize` limit as PostgreSQL's BIGINT LIMIT (saturating: no answer is that long anyway).
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}

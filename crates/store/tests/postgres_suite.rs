@@ -1,0 +1,367 @@
+//! The store behaviour suite against the real PostgreSQL, each test in its own schema of the
+//! database named by `PLANTKEEPER_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`), plus what only this engine has: reconnection,
+//! TimescaleDB detection and migrations, URL errors.
+//!
+//! When the server cannot be reached the tests are skipped with one line on stderr, unless
+//! `PLANTKEEPER_REQUIRE_SERVICES=1` (CI), which makes them fail
+//! ([`plantkeeper_store::testsuite::require_service`]).
+
+mod postgres_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use plantkeeper_store::postgres::{PostgresOptions, PostgresStore, Timescale};
+use plantkeeper_store::testsuite::{raw_points, reading, report, reports_batch};
+use plantkeeper_store::{Event, Store, StoreError, WriteBatch};
+use postgres_support::{TestSchema, admin_client, fresh_store, open_in, test_url};
+
+plantkeeper_store::store_suite!(optional fresh_store);
+
+#[tokio::test]
+async fn epoch_survives_reopen() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = open_in(&schema).await;
+    assert_eq!(
+        store.begin_epoch().await.expect("first epoch"),
+        1,
+        "first epoch"
+    );
+    store.close().await.expect("closing");
+    let reopened = open_in(&schema).await;
+    assert_eq!(
+        reopened.begin_epoch().await.expect("epoch after reopen"),
+        2,
+        "the epoch is read back from the database after a reopen"
+    );
+    reopened.close().await.expect("closing again");
+}
+
+#[tokio::test]
+async fn non_finite_reading_is_refused_and_the_store_goes_on() {
+    let Some((store, _schema)) = fresh_store().await else {
+        return;
+    };
+    let nan = reports_batch(vec![report(
+        "bed-1",
+        Some(1),
+        1,
+        0,
+        vec![reading("t", 0, f64::NAN)],
+    )]);
+    assert!(
+        matches!(store.write(nan).await, Err(StoreError::InvalidQuery(_))),
+        "a NaN reading is refused, as SQLite refuses it"
+    );
+    let fine = reports_batch(vec![report(
+        "bed-1",
+        Some(1),
+        1,
+        0,
+        vec![reading("t", 0, 1.0)],
+    )]);
+    let receipt = store
+        .write(fine)
+        .await
+        .expect("a finite reading after a refused one");
+    assert_eq!(
+        receipt.duplicate,
+        vec![false],
+        "the refused report was not recorded"
+    );
+    store.close().await.expect("closing");
+}
+
+/// PostgreSQL refuses a NUL character in text: a job carrying one fails alone, while the jobs
+/// sharing its group transaction (all started together) are committed.
+#[tokio::test]
+async fn failing_job_rolls_back_alone_and_the_rest_of_the_group_commits() {
+    let Some((store, _schema)) = fresh_store().await else {
+        return;
+    };
+    let writes = (0..20u32).map(|seq| {
+        let mut batch = reports_batch(vec![report(
+            "bed-1",
+            Some(1),
+            seq,
+            i64::from(seq),
+            vec![reading("t", i64::from(seq), 1.0)],
+        )]);
+        if seq == 7 {
+            batch.events.push(Event {
+                at_ms: 7,
+                kind: "override_set".to_owned(),
+                node: None,
+                output: None,
+                message: "bad \0 text".to_owned(),
+            });
+        }
+        let store = Arc::clone(&store);
+        async move { (seq, store.write(batch).await) }
+    });
+    for (seq, outcome) in futures_join_all(writes).await {
+        match (seq, outcome) {
+            (7, Err(StoreError::Database(message))) => assert!(
+                message.contains("inserting an event"),
+                "the error says what failed: {message}"
+            ),
+            (7, other) => panic!("the write with a NUL character should fail, got {other:?}"),
+            (seq, Err(error)) => {
+                panic!("write {seq} shared a group with a bad one and failed: {error}")
+            }
+            (_, Ok(_)) => {}
+        }
+    }
+    let stored: Vec<i64> = raw_points(store.as_ref(), "bed-1", "t", 0, 100)
+        .await
+        .into_iter()
+        .map(|(at, _)| at)
+        .collect();
+    let expected: Vec<i64> = (0..20).filter(|seq| *seq != 7).collect();
+    assert_eq!(stored, expected, "every write but the failed one is stored");
+    let retry_of_failed = store
+        .write(reports_batch(vec![report(
+            "bed-1",
+            Some(1),
+            7,
+            7,
+            Vec::new(),
+        )]))
+        .await
+        .expect("the failed report sent again");
+    assert_eq!(
+        retry_of_failed.duplicate,
+        vec![false],
+        "the failed report left no trace"
+    );
+    store.close().await.expect("closing");
+}
+
+/// Starts every future at once (so the writes queue together) and waits for all of them.
+async fn futures_join_all<F: std::future::Future + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut outputs = Vec::with_capacity(handles.len());
+    for handle in handles {
+        outputs.push(handle.await.expect("a write task panicked"));
+    }
+    outputs
+}
+
+#[tokio::test]
+async fn reports_older_than_two_days_are_pruned_and_no_longer_deduplicated() {
+    const DAY_MS: i64 = 24 * 3600 * 1000;
+    let Some((store, _schema)) = fresh_store().await else {
+        return;
+    };
+    let old = report("bed-1", Some(1), 1, 0, Vec::new());
+    let recent = report("bed-1", Some(1), 2, 2 * DAY_MS, Vec::new());
+    store
+        .write(reports_batch(vec![old.clone(), recent.clone()]))
+        .await
+        .expect("first reports");
+    // The writer prunes every few dozen transactions, relative to the newest report time.
+    for seq in 100..300 {
+        let later = report("bed-2", Some(1), seq, 3 * DAY_MS, Vec::new());
+        store
+            .write(reports_batch(vec![later]))
+            .await
+            .expect("later reports");
+    }
+    let retries = store
+        .write(reports_batch(vec![old, recent]))
+        .await
+        .expect("retries");
+    assert_eq!(
+        retries.duplicate,
+        vec![false, true],
+        "a 3-day-old report is forgotten by dedupe, a 1-day-old one is still recognised"
+    );
+    store.close().await.expect("closing");
+}
+
+/// The writer's connection is killed by the server (as a restart does): no write is ever
+/// acknowledged without being stored, and writes succeed again once the writer reconnected.
+#[tokio::test]
+async fn writer_reconnects_after_its_connection_is_killed_and_never_acks_a_lost_write() {
+    let Some((store, schema)) = fresh_store().await else {
+        return;
+    };
+    let write = |seq: u32| {
+        let at = i64::from(seq);
+        store.write(reports_batch(vec![report(
+            "bed-1",
+            Some(1),
+            seq,
+            at,
+            vec![reading("t", at, 1.0)],
+        )]))
+    };
+    write(0).await.expect("a write before the kill");
+    let admin = admin_client().await;
+    let killed: i64 = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = $1",
+            &[&format!("plantkeeper writer {}", schema.name())],
+        )
+        .await
+        .expect("terminating the writer's backend")
+        .get(0);
+    assert_eq!(
+        killed, 1,
+        "the writer's connection was found and terminated"
+    );
+
+    let mut acknowledged = vec![0i64];
+    let mut failures = 0;
+    for seq in 1..=60u32 {
+        match write(seq).await {
+            Ok(_) => acknowledged.push(i64::from(seq)),
+            Err(StoreError::Database(_)) => failures += 1,
+            Err(other) => panic!("unexpected error after the kill: {other}"),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stored: Vec<i64> = raw_points(store.as_ref(), "bed-1", "t", 0, 100)
+        .await
+        .into_iter()
+        .map(|(at, _)| at)
+        .collect();
+    assert_eq!(
+        stored, acknowledged,
+        "exactly the acknowledged writes are stored"
+    );
+    assert!(
+        failures >= 1,
+        "the write on the dead connection failed instead of being acknowledged"
+    );
+    assert!(
+        acknowledged.contains(&60),
+        "the writer reconnected: the last write succeeded (failures: {failures})"
+    );
+    store.close().await.expect("closing");
+}
+
+#[tokio::test]
+async fn timescale_is_detected_absent_here_and_the_plain_schema_is_used() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store = open_in(&schema).await;
+    let admin = admin_client().await;
+    let installed: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'",
+            &[],
+        )
+        .await
+        .expect("looking at pg_extension")
+        .get(0);
+    let available: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'",
+            &[],
+        )
+        .await
+        .expect("looking at pg_available_extensions")
+        .get(0);
+    assert_eq!(
+        (installed, available),
+        (0, 0),
+        "this machine has no TimescaleDB (the test of the absent path)"
+    );
+    assert_eq!(
+        store.timescale(),
+        &Timescale::Absent,
+        "detection says absent"
+    );
+    let tables: Vec<String> = admin
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1",
+            &[&schema.name()],
+        )
+        .await
+        .expect("listing the schema's tables")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert!(
+        tables.contains(&"refinery_schema_history".to_owned())
+            && !tables.contains(&"refinery_timescale_history".to_owned()),
+        "the plain migrations ran and the Timescale path did not: {tables:?}"
+    );
+    store.close().await.expect("closing");
+}
+
+#[tokio::test]
+async fn a_wrong_url_fails_at_open_with_one_clear_line() {
+    let closed_port = "postgres://pk:secret@127.0.0.1:1/test";
+    let cases = [
+        (closed_port.to_owned(), "connecting"),
+        (
+            "postgres://pk:secret@127.0.0.1:notaport/test".to_owned(),
+            "is invalid",
+        ),
+    ];
+    for (url, expected) in cases {
+        let outcome = PostgresStore::open(&url, PostgresOptions::default()).await;
+        let message = match outcome {
+            Err(error) => error.to_string(),
+            Ok(_) => panic!("opening `{url}` should fail"),
+        };
+        assert!(
+            message.contains(expected) && !message.contains('\n') && !message.contains("secret"),
+            "`{url}`: one line saying `{expected}`, without the password: {message}"
+        );
+    }
+    // Reachable server, missing database: the server's own reason is in the line.
+    if !postgres_support::available().await {
+        return;
+    }
+    let mut url = test_url();
+    url.truncate(url.rfind('/').expect("the test URL names a database"));
+    url.push_str("/pk_no_such_database");
+    match PostgresStore::open(&url, PostgresOptions::default()).await {
+        Err(StoreError::Database(message)) => assert!(
+            message.contains("pk_no_such_database") && message.contains("does not exist"),
+            "the line names the missing database: {message}"
+        ),
+        Err(other) => panic!("a missing database is a database error, got {other}"),
+        Ok(_) => panic!("opening a missing database should fail"),
+    }
+}
+
+#[tokio::test]
+async fn group_of_epoch_heartbeat_and_write_commits_together() {
+    let Some((store, _schema)) = fresh_store().await else {
+        return;
+    };
+    let epoch = store.begin_epoch();
+    let writable = store.check_writable();
+    let batch = WriteBatch {
+        state_changes: vec![plantkeeper_store::StateChange {
+            at_ms: 5,
+            node: "bed-1".to_owned(),
+            output: "valve".to_owned(),
+            power: true,
+            reason: "test".to_owned(),
+        }],
+        ..WriteBatch::default()
+    };
+    let write = store.write(batch);
+    let (epoch, writable, write) = tokio::join!(epoch, writable, write);
+    assert_eq!(epoch.expect("epoch"), 1, "the epoch of a fresh schema");
+    writable.expect("writable");
+    write.expect("write");
+    let changes = store.state_changes_since(0).await.expect("state changes");
+    assert_eq!(changes.len(), 1, "the state change is stored");
+    store.close().await.expect("closing");
+}

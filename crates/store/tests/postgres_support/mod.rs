@@ -1,0 +1,139 @@
+//! What the PostgreSQL tests share: the server's URL, whether it is reachable (probed once per
+//! test binary), and a schema of their own per test, dropped at the end.
+
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use plantkeeper_store::Store;
+use plantkeeper_store::postgres::{PostgresOptions, PostgresStore};
+use plantkeeper_store::testsuite::require_service;
+use tokio::sync::OnceCell;
+use tokio_postgres::{Client, Config, NoTls};
+
+/// The environment variable naming the test server.
+pub const URL_ENV: &str = "PLANTKEEPER_TEST_POSTGRES_URL";
+/// The server CI and this machine have.
+pub const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// The test server's URL.
+pub fn test_url() -> String {
+    std::env::var(URL_ENV).unwrap_or_else(|_| DEFAULT_URL.to_owned())
+}
+
+/// Whether the tests can use the server; see `require_service` for what happens when not.
+pub async fn available() -> bool {
+    static PROBE: OnceCell<Result<(), String>> = OnceCell::const_new();
+    let probe = PROBE.get_or_init(probe).await.clone();
+    require_service("PostgreSQL", &test_url(), probe)
+}
+
+async fn probe() -> Result<(), String> {
+    let client = connect().await?;
+    client
+        .simple_query("SELECT 1")
+        .await
+        .map(drop)
+        .map_err(|error| error.to_string())
+}
+
+async fn connect() -> Result<Client, String> {
+    let mut config: Config = test_url()
+        .parse()
+        .map_err(|error| format!("invalid URL: {error}"))?;
+    config.connect_timeout(Duration::from_secs(3));
+    let (client, connection) =
+        config
+            .connect(NoTls)
+            .await
+            .map_err(|error| match std::error::Error::source(&error) {
+                Some(source) => format!("{error}: {source}"),
+                None => error.to_string(),
+            })?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// A connection of the test's own, for looking at or acting on the server.
+pub async fn admin_client() -> Client {
+    connect().await.expect("connecting to the test server")
+}
+
+/// A schema for one test: `pk_test_<pid>_<n>`, emptied first (a crashed run with the same pid
+/// may have left it) and dropped with everything in it when this is dropped.
+pub struct TestSchema {
+    name: String,
+}
+
+impl TestSchema {
+    /// A new empty schema name, or `None` when the server is unavailable (and skipping is
+    /// allowed).
+    pub async fn create() -> Option<TestSchema> {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        if !available().await {
+            return None;
+        }
+        let name = format!(
+            "pk_test_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        admin_client()
+            .await
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+            .await
+            .expect("dropping a stale test schema");
+        Some(TestSchema { name })
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop cannot await, and may run inside a runtime: a thread with its own runtime.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|error| error.to_string())?;
+            runtime.block_on(async {
+                connect()
+                    .await?
+                    .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                    .await
+                    .map_err(|error| error.to_string())
+            })
+        })
+        .join();
+        if let Ok(Err(error)) = dropped {
+            eprintln!("could not drop test schema {}: {error}", self.name);
+        }
+    }
+}
+
+/// Opens the store in `schema`.
+pub async fn open_in(schema: &TestSchema) -> PostgresStore {
+    let options = PostgresOptions {
+        schema: Some(schema.name().to_owned()),
+        ..PostgresOptions::default()
+    };
+    PostgresStore::open(&test_url(), options)
+        .await
+        .expect("opening the PostgreSQL store in its test schema")
+}
+
+/// A fresh store in a schema of its own, or `None` when the server is unavailable (and
+/// skipping is allowed).
+pub async fn fresh_store() -> Option<(Arc<dyn Store>, TestSchema)> {
+    let schema = TestSchema::create().await?;
+    let store = open_in(&schema).await;
+    Some((Arc::new(store), schema))
+}
