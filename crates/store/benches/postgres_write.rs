@@ -1,0 +1,232 @@
+//! Write throughput of the PostgreSQL store, for docs/BENCHMARKS.md, against the server of
+//! `PLANTKEEPER_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`), in a
+//! schema of its own that it drops at the end.
+//!
+//! Part 1 chose how the writer inserts readings: rows per second of three ways to insert
+//! `(series_id, ts, value)` rows in one transaction per batch — `unnest` of one array per
+//! column (what the store uses), a multi-row `VALUES` list, and binary `COPY` — for batch
+//! sizes from 4 rows (one lone report) to 4000 (a full group).
+//!
+//! Part 2 is the store itself: writers each sending reports of 4 readings for a fixed time,
+//! acknowledged reports counted, as in `sqlite_write`.
+//!
+//! ```text
+//! cargo bench -p plantkeeper-store --bench postgres_write [-- SECONDS_PER_CASE]
+//! ```
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use plantkeeper_store::postgres::{PostgresOptions, PostgresStore};
+use plantkeeper_store::{NewReading, ReportRecord, Store, WriteBatch};
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, NoTls};
+
+const SCHEMA: &str = "pk_bench_postgres_write";
+const SENSORS: [&str; 4] = ["temperature", "humidity", "soil_moisture", "level"];
+const WRITER_COUNTS: [usize; 4] = [1, 10, 100, 1000];
+const BATCH_ROWS: [usize; 4] = [4, 40, 400, 4000];
+
+#[derive(Debug, Clone, Copy)]
+enum Method {
+    Unnest,
+    Values,
+    Copy,
+}
+
+fn main() {
+    let seconds = std::env::args()
+        .skip(1)
+        .find_map(|arg| arg.parse::<f64>().ok())
+        .unwrap_or(3.0);
+    let duration = Duration::from_secs_f64(seconds);
+    let url = std::env::var("PLANTKEEPER_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("building the tokio runtime");
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&url, NoTls)
+            .await
+            .expect("connecting to the benchmark server");
+        tokio::spawn(connection);
+        println!("{seconds} s per case, server {url}");
+        println!("part 1: readings rows/s by insert method and rows per transaction");
+        println!(
+            "{:>8} {:>12} {:>12} {:>12}",
+            "rows/tx", "unnest", "values", "copy"
+        );
+        for rows in BATCH_ROWS {
+            let mut line = format!("{rows:>8}");
+            for method in [Method::Unnest, Method::Values, Method::Copy] {
+                let rate = raw_run(&client, method, rows, duration).await;
+                line.push_str(&format!(" {rate:>12.0}"));
+            }
+            println!("{line}");
+        }
+        println!("part 2: the store, reports of 4 readings");
+        println!("{:>8} {:>12} {:>14}", "writers", "reports/s", "readings/s");
+        for writers in WRITER_COUNTS {
+            reset_schema(&client).await;
+            let reports_per_s = store_run(&url, writers, duration).await;
+            println!(
+                "{writers:>8} {reports_per_s:>12.0} {:>14.0}",
+                reports_per_s * SENSORS.len() as f64
+            );
+        }
+        client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+            .await
+            .expect("dropping the benchmark schema");
+    });
+}
+
+async fn reset_schema(client: &Client) {
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA};"
+        ))
+        .await
+        .expect("resetting the benchmark schema");
+}
+
+/// Rows per second inserting `rows`-row transactions with `method` into a readings table like
+/// the store's (same columns and index).
+async fn raw_run(client: &Client, method: Method, rows: usize, duration: Duration) -> f64 {
+    reset_schema(client).await;
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE {SCHEMA}.readings (series_id BIGINT NOT NULL, ts BIGINT NOT NULL,
+                 value DOUBLE PRECISION NOT NULL);
+             CREATE INDEX ON {SCHEMA}.readings (series_id, ts);"
+        ))
+        .await
+        .expect("creating the benchmark table");
+    let table = format!("{SCHEMA}.readings");
+    let statement = match method {
+        Method::Unnest => format!(
+            "INSERT INTO {table} (series_id, ts, value) \
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::float8[])"
+        ),
+        Method::Values => {
+            let rows: Vec<String> = (0..rows)
+                .map(|row| format!("(${}, ${}, ${})", 3 * row + 1, 3 * row + 2, 3 * row + 3))
+                .collect();
+            format!(
+                "INSERT INTO {table} (series_id, ts, value) VALUES {}",
+                rows.join(", ")
+            )
+        }
+        Method::Copy => format!("COPY {table} (series_id, ts, value) FROM STDIN (FORMAT binary)"),
+    };
+    let prepared = match method {
+        Method::Copy => None,
+        _ => Some(client.prepare(&statement).await.expect("preparing")),
+    };
+    let started = Instant::now();
+    let mut total: i64 = 0;
+    while started.elapsed() < duration {
+        let ids: Vec<i64> = (total..total + rows as i64).map(|n| n % 4000).collect();
+        let times: Vec<i64> = (total..total + rows as i64).collect();
+        let values = vec![21.5f64; rows];
+        client.batch_execute("BEGIN").await.expect("beginning");
+        match (method, &prepared) {
+            (Method::Unnest, Some(prepared)) => {
+                client
+                    .execute(prepared, &[&ids, &times, &values])
+                    .await
+                    .expect("unnest insert");
+            }
+            (Method::Values, Some(prepared)) => {
+                let params: Vec<&(dyn ToSql + Sync)> = (0..rows)
+                    .flat_map(|row| [&ids[row] as &(dyn ToSql + Sync), &times[row], &values[row]])
+                    .collect();
+                client
+                    .execute(prepared, &params)
+                    .await
+                    .expect("values insert");
+            }
+            _ => {
+                let sink = client.copy_in(&statement).await.expect("starting COPY");
+                let writer = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::INT8, Type::FLOAT8]);
+                let mut writer = std::pin::pin!(writer);
+                for row in 0..rows {
+                    writer
+                        .as_mut()
+                        .write(&[&ids[row], &times[row], &values[row]])
+                        .await
+                        .expect("COPY row");
+                }
+                writer.finish().await.expect("finishing COPY");
+            }
+        }
+        client.batch_execute("COMMIT").await.expect("committing");
+        total += rows as i64;
+    }
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Acknowledged reports per second with `writers` concurrent writers.
+async fn store_run(url: &str, writers: usize, duration: Duration) -> f64 {
+    let options = PostgresOptions {
+        schema: Some(SCHEMA.to_owned()),
+        ..PostgresOptions::default()
+    };
+    let store = Arc::new(
+        PostgresStore::open(url, options)
+            .await
+            .expect("opening the store"),
+    );
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for writer in 0..writers {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move {
+            let node = format!("node-{writer}");
+            let mut sent: u64 = 0;
+            for seq in 0u32.. {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                let at = i64::from(seq) * 5000;
+                store
+                    .write(report_batch(&node, seq, at))
+                    .await
+                    .expect("bench write");
+                sent += 1;
+            }
+            sent
+        });
+    }
+    let mut reports: u64 = 0;
+    while let Some(sent) = tasks.join_next().await {
+        reports += sent.expect("bench writer task");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    store.close().await.expect("closing");
+    reports as f64 / elapsed
+}
+
+fn report_batch(node: &str, seq: u32, at_ms: i64) -> WriteBatch {
+    let readings = SENSORS
+        .iter()
+        .map(|sensor| NewReading {
+            sensor: (*sensor).to_owned(),
+            at_ms,
+            value: 21.5,
+        })
+        .collect();
+    WriteBatch {
+        reports: vec![ReportRecord {
+            node: node.to_owned(),
+            boot: Some(1),
+            seq,
+            received_at_ms: at_ms,
+            readings,
+        }],
+        ..WriteBatch::default()
+    }
+}
