@@ -205,35 +205,54 @@ impl MasterProcess {
     /// `plantkeeper serve` on it, retrying with another port if that one was taken meanwhile;
     /// returns once `/healthz` answers 200.
     pub async fn start(dir: &Path, settings: impl Fn(u16) -> String) -> MasterProcess {
-        let config = dir.join("plantkeeper.toml");
         let mut last_failure = String::new();
         for _attempt in 0..3 {
-            let port = free_port();
-            std::fs::write(&config, settings(port))
-                .unwrap_or_else(|error| panic!("cannot write {}: {error}", config.display()));
-            let stderr_path = unique_path(dir, "serve-stderr");
-            let child = ChildGuard::spawn(
-                Command::new(BINARY)
-                    .args(["serve", "--config"])
-                    .arg(&config)
-                    .current_dir(dir)
-                    .stdin(Stdio::null())
-                    .stdout(create_file(&unique_path(dir, "serve-stdout")))
-                    .stderr(create_file(&stderr_path)),
-            );
-            let mut master = MasterProcess {
-                base: format!("http://127.0.0.1:{port}"),
-                child,
-                stderr_path,
-                http: reqwest::Client::new(),
-            };
-            match master.wait_until_healthy().await {
-                Ok(()) => return master,
+            match Self::try_start_on_port(dir, free_port(), &settings).await {
+                Ok(master) => return master,
                 Err(failure) if failure.contains("cannot listen") => last_failure = failure,
                 Err(failure) => panic!("the master did not start: {failure}"),
             }
         }
         panic!("the master did not start on any free port: {last_failure}")
+    }
+
+    /// Like [`MasterProcess::start`] but on `port` exactly, without retrying: for a restart on
+    /// the port that nodes already know (the previous master must be gone).
+    pub async fn start_on_port(
+        dir: &Path,
+        port: u16,
+        settings: impl Fn(u16) -> String,
+    ) -> MasterProcess {
+        Self::try_start_on_port(dir, port, &settings)
+            .await
+            .unwrap_or_else(|failure| panic!("the master did not start on port {port}: {failure}"))
+    }
+
+    async fn try_start_on_port(
+        dir: &Path,
+        port: u16,
+        settings: &impl Fn(u16) -> String,
+    ) -> Result<MasterProcess, String> {
+        let config = dir.join("plantkeeper.toml");
+        std::fs::write(&config, settings(port))
+            .unwrap_or_else(|error| panic!("cannot write {}: {error}", config.display()));
+        let stderr_path = unique_path(dir, "serve-stderr");
+        let child = ChildGuard::spawn(
+            Command::new(BINARY)
+                .args(["serve", "--config"])
+                .arg(&config)
+                .current_dir(dir)
+                .stdin(Stdio::null())
+                .stdout(create_file(&unique_path(dir, "serve-stdout")))
+                .stderr(create_file(&stderr_path)),
+        );
+        let mut master = MasterProcess {
+            base: format!("http://127.0.0.1:{port}"),
+            child,
+            stderr_path,
+            http: reqwest::Client::new(),
+        };
+        master.wait_until_healthy().await.map(|()| master)
     }
 
     async fn wait_until_healthy(&mut self) -> Result<(), String> {

@@ -139,7 +139,14 @@ fn every_rule_of_the_contract_has_vectors() {
         .iter()
         .filter_map(|case| case["name"].as_str().map(str::to_owned))
         .collect();
-    for needle in ["off_at_boot", "anchored_at_send", "epoch", "unknown_acked_seq", "max_on", "failure"] {
+    for needle in [
+        "off_at_boot",
+        "anchored_at_send",
+        "epoch",
+        "unknown_acked_seq",
+        "max_on",
+        "failure",
+    ] {
         assert!(
             names.iter().any(|name| name.contains(needle)),
             "no shared vector covers `{needle}`; cases: {names:?}"

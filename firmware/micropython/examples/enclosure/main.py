@@ -1,0 +1,16 @@
+# PlantKeeper enclosure node (ESP32, MicroPython). See docs/nodes.md.
+#
+# DHT22: DATA -> GPIO4 (10k pull-up to 3V3), VCC -> 3V3, GND -> GND.
+# (SHT31 instead: replace the sensor with {"type": "sht31", "sda": 21, "scl": 22, "address": 68}.)
+#
+# Copy to the board with plantkeeper.py, pk_*.py and this folder's config.json:
+#   mpremote cp ../../plantkeeper.py ../../pk_config.py ../../pk_lease.py ../../pk_sensors.py :
+#   mpremote cp main.py config.json :
+import pk_config
+
+# First thing, before Wi-Fi and before the bigger modules load: every relay OFF.
+pk_config.drive_relays_off("config.json")
+
+import plantkeeper
+
+plantkeeper.run("config.json")

@@ -1,0 +1,16 @@
+# PlantKeeper tank node (ESP32, MicroPython). See docs/nodes.md.
+#
+# HC-SR04 above the water, looking down: TRIG -> GPIO5, ECHO -> GPIO18 through a 5V->3V3
+# divider (1k/2k), VCC -> 5V, GND -> GND. Pump relay IN -> GPIO26 (10k pull-down).
+#
+# Copy to the board with plantkeeper.py, pk_*.py and this folder's config.json:
+#   mpremote cp ../../plantkeeper.py ../../pk_config.py ../../pk_lease.py ../../pk_sensors.py :
+#   mpremote cp main.py config.json :
+import pk_config
+
+# First thing, before Wi-Fi and before the bigger modules load: every relay OFF.
+pk_config.drive_relays_off("config.json")
+
+import plantkeeper
+
+plantkeeper.run("config.json")
