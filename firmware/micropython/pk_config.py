@@ -30,7 +30,7 @@ TIMING_LIMITS = {
     "http_timeout_ms": (200, 60000),
     "backoff_min_ms": (100, 600000),
     "backoff_max_ms": (100, 3600000),
-    "backlog_max": (0, 1000),
+    "backlog_max": (0, 300),  # about 100 bytes of RAM each
     "watchdog_ms": (0, 600000),
     "wifi_timeout_ms": (1000, 600000),
 }
