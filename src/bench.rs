@@ -57,19 +57,28 @@ pub struct BenchArgs {
     /// Do not measure the HTTP ceiling (the ratio column is then left out).
     #[arg(long)]
     pub skip_ceiling: bool,
+    /// In phase B, open a new connection for every report and close it after the answer, as
+    /// MicroPython's `urequests` does, instead of one keep-alive connection per node.
+    #[arg(long)]
+    pub connection_per_report: bool,
 }
 
 impl BenchArgs {
     /// The command line that reproduces this run, every option spelled out.
     pub fn command_line(&self) -> String {
         format!(
-            "plantkeeper bench --nodes {} --duration {} --concurrency {} --readings {}{}",
+            "plantkeeper bench --nodes {} --duration {} --concurrency {} --readings {}{}{}",
             self.nodes,
             humantime::format_duration(self.duration),
             self.concurrency,
             self.readings,
             if self.skip_ceiling {
                 " --skip-ceiling"
+            } else {
+                ""
+            },
+            if self.connection_per_report {
+                " --connection-per-report"
             } else {
                 ""
             }
@@ -112,9 +121,15 @@ pub async fn run_bench(args: BenchArgs) -> Result<(), CommandError> {
     )
     .await
     .context("phase A against the master")?;
-    let (paced_result, memory) = paced(address, Arc::clone(&reports), args.duration, &master)
-        .await
-        .context("phase B against the master")?;
+    let (paced_result, memory) = paced(
+        address,
+        Arc::clone(&reports),
+        args.duration,
+        args.connection_per_report,
+        &master,
+    )
+    .await
+    .context("phase B against the master")?;
     master.stop().await.context("stopping the master")?;
 
     let acknowledged = throughput.ok + paced_result.ok;

@@ -109,16 +109,27 @@ pub async fn closed_loop(
 
 /// Phase B: every node sends one report per [`PACED_PERIOD`] on its own connection, node `i`
 /// at offset `i / N` of the period, for `duration`; the master's memory is sampled meanwhile.
+/// With `connection_per_report`, each report opens a new connection that is closed after the
+/// answer (the latency then includes the TCP handshake).
 /// Returns the phase and the master's memory: the highest resident size sampled, and its peak
 /// since start.
 pub async fn paced(
     address: SocketAddr,
     reports: Arc<Reports>,
     duration: Duration,
+    connection_per_report: bool,
     master: &ChildProcess,
 ) -> anyhow::Result<(PhaseResult, MemoryUsage)> {
     let nodes = reports.node_count();
-    let connections = open_connections(address, nodes).await?;
+    let connections: Vec<Option<Connection>> = if connection_per_report {
+        (0..nodes).map(|_| None).collect()
+    } else {
+        open_connections(address, nodes)
+            .await?
+            .into_iter()
+            .map(Some)
+            .collect()
+    };
     let rounds = (duration.as_secs_f64() / PACED_PERIOD.as_secs_f64()).ceil() as u32;
     // A short lead so every node's first tick lies in the future.
     let started = Instant::now() + Duration::from_millis(50);
@@ -128,7 +139,7 @@ pub async fn paced(
         let offset = PACED_PERIOD.mul_f64(index as f64 / nodes as f64);
         workers.spawn(async move {
             let mut result = PhaseResult::default();
-            let mut connection = Some(connection);
+            let mut connection = connection;
             let mut ticks = interval_at(started + offset, PACED_PERIOD);
             // A node that fell behind sends at once: the offered load stays the same.
             ticks.set_missed_tick_behavior(MissedTickBehavior::Burst);
@@ -137,6 +148,9 @@ pub async fn paced(
                 let report = reports.next_of(index);
                 let outcome = send(&mut connection, address, &report).await;
                 result.count(outcome, due.elapsed());
+                if connection_per_report {
+                    connection = None;
+                }
             }
             result
         });

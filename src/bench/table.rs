@@ -66,9 +66,14 @@ fn render(summary: &Summary<'_>) -> String {
     }
     out.push_str(&row(
         &format!(
-            "B  master, {} nodes × 1 per {}, paced",
+            "B  master, {} nodes × 1 per {}, paced{}",
             args.nodes,
-            humantime::format_duration(PACED_PERIOD)
+            humantime::format_duration(PACED_PERIOD),
+            if args.connection_per_report {
+                ", new connection each"
+            } else {
+                ""
+            }
         ),
         summary.paced,
     ));
