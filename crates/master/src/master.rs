@@ -111,8 +111,11 @@ impl Master {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Evaluates `scope` at `now` on an already locked live view.
-    pub fn evaluate_locked(&self, live: &mut Live, now: Timestamp, scope: Scope<'_>) -> Evaluation {
+    /// Evaluates `scope` now on an already locked live view. The clock is read under the lock,
+    /// so evaluations (and the state changes they store) never go back in time between
+    /// concurrent reports, overrides and the ticker.
+    pub fn evaluate_locked(&self, live: &mut Live, scope: Scope<'_>) -> Evaluation {
+        let now = self.clock.now();
         let decisions = self
             .engine
             .evaluate(&mut live.control, &live.readings, now, scope);

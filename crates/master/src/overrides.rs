@@ -53,7 +53,7 @@ fn output_id(master: &Master, node: &str, output: &str) -> Result<OutputId, ApiE
 fn until_of(request: &OverrideRequest, now: Timestamp) -> Result<Timestamp, ApiError> {
     let until = match (&request.for_, &request.until) {
         (Some(text), None) => {
-            let length = humantime::parse_duration(text).map_err(|_| {
+            let length = plantkeeper_control::duration::parse_duration(text).map_err(|_| {
                 ApiError::invalid(
                     "for",
                     format!("expected a duration like `10m` or `2h`, got `{text}`"),
@@ -109,42 +109,19 @@ pub async fn set_override(
     let request: OverrideRequest = parse_json(&bytes)?;
     let now = master.now();
     let until = until_of(&request, now)?;
-    let (decision, changes) = {
-        let mut live = master.live();
-        live.control.set_override(
-            id,
-            Override {
-                power: request.power,
-                until,
-            },
-        );
-        let evaluation = master.evaluate_locked(
-            &mut live,
-            now,
-            Scope::Outputs(master.engine().affected_by(&node)),
-        );
-        let state = live.control.output(id);
-        (
-            serde_json::json!({ "power": state.power, "reason": state.reason.to_string(), "override_until": until.to_string() }),
-            evaluation.changes,
-        )
-    };
     let power = if request.power { "ON" } else { "OFF" };
-    master
-        .record_event(Event {
-            at_ms: now.as_millisecond(),
-            kind: "override_set".to_owned(),
-            node: Some(node.clone()),
-            output: Some(output.clone()),
-            message: format!("{node}.{output} override {power} until {until}"),
-        })
-        .await
-        .map_err(ApiError::store_unavailable)?;
-    master
-        .record_changes(changes)
-        .await
-        .map_err(ApiError::store_unavailable)?;
-    Ok(Json(decision))
+    let event = Event {
+        at_ms: now.as_millisecond(),
+        kind: "override_set".to_owned(),
+        node: Some(node.clone()),
+        output: Some(output.clone()),
+        message: format!("{node}.{output} override {power} until {until}"),
+    };
+    let change = OverrideChange::Set(Override {
+        power: request.power,
+        until,
+    });
+    apply(&master, id, &node, change, event).await
 }
 
 /// `DELETE .../override`: ends the override; the rules decide again at once.
@@ -155,34 +132,54 @@ pub async fn clear_override(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     require_admin(&master, &headers)?;
     let id = output_id(&master, &node, &output)?;
-    let now = master.now();
-    let (decision, changes) = {
+    let event = Event {
+        at_ms: master.now().as_millisecond(),
+        kind: "override_cleared".to_owned(),
+        node: Some(node.clone()),
+        output: Some(output.clone()),
+        message: format!("{node}.{output} override ended"),
+    };
+    apply(&master, id, &node, OverrideChange::Clear, event).await
+}
+
+/// What an override request does to the output's state.
+enum OverrideChange {
+    Set(Override),
+    Clear,
+}
+
+/// Applies the change, re-decides the outputs of `node` and their dependents, records the event
+/// and the state changes, and answers with the output's decision.
+async fn apply(
+    master: &Master,
+    id: OutputId,
+    node: &str,
+    change: OverrideChange,
+    event: Event,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (answer, changes) = {
         let mut live = master.live();
-        live.control.clear_override(id);
-        let evaluation = master.evaluate_locked(
-            &mut live,
-            now,
-            Scope::Outputs(master.engine().affected_by(&node)),
-        );
+        match change {
+            OverrideChange::Set(active) => live.control.set_override(id, active),
+            OverrideChange::Clear => live.control.clear_override(id),
+        }
+        let evaluation =
+            master.evaluate_locked(&mut live, Scope::Outputs(master.engine().affected_by(node)));
         let state = live.control.output(id);
-        (
-            serde_json::json!({ "power": state.power, "reason": state.reason.to_string(), "override_until": null }),
-            evaluation.changes,
-        )
+        let answer = serde_json::json!({
+            "power": state.power,
+            "reason": state.reason.to_string(),
+            "override_until": state.override_.as_ref().map(|active| active.until.to_string()),
+        });
+        (answer, evaluation.changes)
     };
     master
-        .record_event(Event {
-            at_ms: now.as_millisecond(),
-            kind: "override_cleared".to_owned(),
-            node: Some(node.clone()),
-            output: Some(output.clone()),
-            message: format!("{node}.{output} override ended"),
-        })
+        .record_event(event)
         .await
         .map_err(ApiError::store_unavailable)?;
     master
         .record_changes(changes)
         .await
         .map_err(ApiError::store_unavailable)?;
-    Ok(Json(decision))
+    Ok(Json(answer))
 }

@@ -191,7 +191,7 @@ pub async fn get_readings(
     let step_ms = match params.get("step") {
         None => None,
         Some(text) => {
-            let step = humantime::parse_duration(text).map_err(|_| {
+            let step = plantkeeper_control::duration::parse_duration(text).map_err(|_| {
                 ApiError::invalid(
                     "step",
                     format!("expected a duration like `1m` or `1h`, got `{text}`"),

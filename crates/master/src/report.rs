@@ -80,7 +80,6 @@ pub async fn post_report(
         receipt.duplicate.first().copied().unwrap_or(false)
     };
 
-    let now = master.now();
     let evaluation = {
         let mut live = master.live();
         if !duplicate {
@@ -110,7 +109,6 @@ pub async fn post_report(
         }
         master.evaluate_locked(
             &mut live,
-            now,
             Scope::Outputs(master.engine().affected_by(&node_id)),
         )
     };

@@ -85,7 +85,8 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Api
 pub struct CheckedReport {
     /// The parsed body.
     pub body: ReportBody,
-    /// Every reading, current ones at `received_at`, backlog ones at `received_at - age_ms`.
+    /// Every reading: backlog ones at `received_at - age_ms`, then the current ones at
+    /// `received_at`.
     pub readings: Vec<NewReading>,
 }
 
@@ -111,11 +112,6 @@ pub fn check_report(body: ReportBody, received_at: Timestamp) -> Result<CheckedR
     }
     let received_ms = received_at.as_millisecond();
     let mut readings = Vec::with_capacity(body.readings.len());
-    readings.extend(body.readings.iter().map(|(sensor, value)| NewReading {
-        sensor: sensor.clone(),
-        at_ms: received_ms,
-        value: *value,
-    }));
     for (index, entry) in body.backlog.iter().enumerate() {
         if entry.age_ms > MAX_BACKLOG_AGE_MS {
             return Err(ApiError::invalid(
@@ -138,6 +134,13 @@ pub fn check_report(body: ReportBody, received_at: Timestamp) -> Result<CheckedR
             value: *value,
         }));
     }
+    // The current readings come last: a backlog entry with `age_ms: 0` has the same time, and
+    // the live view keeps the last of equal-time samples.
+    readings.extend(body.readings.iter().map(|(sensor, value)| NewReading {
+        sensor: sensor.clone(),
+        at_ms: received_ms,
+        value: *value,
+    }));
     Ok(CheckedReport { body, readings })
 }
 

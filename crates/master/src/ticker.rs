@@ -33,10 +33,9 @@ pub async fn run_ticker(master: Arc<Master>, mut shutdown: watch::Receiver<bool>
 
 /// One evaluation of every output; state changes are stored and logged.
 pub async fn tick(master: &Master) {
-    let now = master.now();
     let changes = {
         let mut live = master.live();
-        master.evaluate_locked(&mut live, now, Scope::All).changes
+        master.evaluate_locked(&mut live, Scope::All).changes
     };
     if let Err(error) = master.record_changes(changes).await {
         tracing::error!(%error, "could not store state changes; decisions go on from memory");

@@ -119,6 +119,11 @@ async fn readings_query_refuses_bad_parameters_by_name() {
             "colour",
         ),
         ("/api/v1/events?limit=0", 422, "limit"),
+        (
+            "/api/v1/nodes/bed-1/readings?sensor=soil_moisture&step=1M",
+            422,
+            "step",
+        ),
         ("/api/v1/events?node=nope", 422, "node"),
     ];
     for (path, expected, field) in cases {

@@ -419,3 +419,20 @@ async fn every_answer_carries_an_epoch_that_grows_at_every_start() {
         "epochs must grow: {epochs:?}"
     );
 }
+
+#[tokio::test]
+async fn a_backlog_entry_of_age_zero_never_hides_the_current_reading() {
+    let master = TestMaster::start_manual(&garden_toml("")).await;
+    master
+        .report("tank", json!({"seq": 1, "readings": {"level": 80.0}}))
+        .await;
+    let body = json!({"seq": 1, "boot": 1, "readings": {"soil_moisture": 40.0},
+        "backlog": [{"age_ms": 0, "readings": {"soil_moisture": 20.0}}]});
+    let (status, answer) = master.report("bed-1", body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        !power(&answer, "valve"),
+        "the current 40 % decides, not the backlog's 20 %: {answer}"
+    );
+    master.stop().await;
+}
