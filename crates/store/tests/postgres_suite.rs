@@ -19,7 +19,7 @@ use postgres_support::{TestSchema, admin_client, fresh_store, open_in, test_url}
 
 plantkeeper_store::store_suite!(optional fresh_store);
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn epoch_survives_reopen() {
     let Some(schema) = TestSchema::create().await else {
         return;
@@ -40,7 +40,7 @@ async fn epoch_survives_reopen() {
     reopened.close().await.expect("closing again");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_finite_reading_is_refused_and_the_store_goes_on() {
     let Some((store, _schema)) = fresh_store().await else {
         return;
@@ -77,7 +77,7 @@ async fn non_finite_reading_is_refused_and_the_store_goes_on() {
 
 /// PostgreSQL refuses a NUL character in text: a job carrying one fails alone, while the jobs
 /// sharing its group transaction (all started together) are committed.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_job_rolls_back_alone_and_the_rest_of_the_group_commits() {
     let Some((store, _schema)) = fresh_store().await else {
         return;
@@ -155,7 +155,7 @@ where
     outputs
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_older_than_two_days_are_pruned_and_no_longer_deduplicated() {
     const DAY_MS: i64 = 24 * 3600 * 1000;
     let Some((store, _schema)) = fresh_store().await else {
@@ -187,31 +187,70 @@ async fn reports_older_than_two_days_are_pruned_and_no_longer_deduplicated() {
     store.close().await.expect("closing");
 }
 
-/// The writer's connection is killed by the server (as a restart does): no write is ever
-/// acknowledged without being stored, and writes succeed again once the writer reconnected.
-#[tokio::test]
+/// The writer's connection is killed by the server (as a restart does) while a write waits
+/// inside its transaction: that write gets an error, not an acknowledgement, and is not
+/// stored; the next write reconnects and succeeds. Killed again while idle, the writer
+/// reconnects without losing an acknowledged write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writer_reconnects_after_its_connection_is_killed_and_never_acks_a_lost_write() {
     let Some((store, schema)) = fresh_store().await else {
         return;
     };
     let write = |seq: u32| {
         let at = i64::from(seq);
-        store.write(reports_batch(vec![report(
-            "bed-1",
-            Some(1),
-            seq,
-            at,
-            vec![reading("t", at, 1.0)],
-        )]))
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .write(reports_batch(vec![report(
+                    "bed-1",
+                    Some(1),
+                    seq,
+                    at,
+                    vec![reading("t", at, 1.0)],
+                )]))
+                .await
+        }
     };
     write(0).await.expect("a write before the kill");
-    let admin = admin_client().await;
-    let killed: i64 = admin
-        .query_one(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-             WHERE application_name = $1",
-            &[&format!("plantkeeper writer {}", schema.name())],
-        )
+
+    // Hold the write in its transaction: another connection locks the readings table.
+    let mut admin = admin_client().await;
+    let writer_name = format!("plantkeeper writer {}", schema.name());
+    let locker = admin.transaction().await.expect("beginning the lock");
+    locker
+        .batch_execute(&format!(
+            "LOCK TABLE {}.readings IN ACCESS EXCLUSIVE MODE",
+            schema.name()
+        ))
+        .await
+        .expect("locking readings");
+    let held = tokio::spawn(write(1));
+    let observer = admin_client().await;
+    let mut waiting = false;
+    for _ in 0..200 {
+        waiting = observer
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND wait_event_type = 'Lock'",
+                &[&writer_name],
+            )
+            .await
+            .expect("watching the writer")
+            .get::<_, i64>(0)
+            == 1;
+        if waiting {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        waiting,
+        "the write waits on the lock inside its transaction"
+    );
+    let kill = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                WHERE application_name = $1";
+    let killed: i64 = observer
+        .query_one(kill, &[&writer_name])
         .await
         .expect("terminating the writer's backend")
         .get(0);
@@ -219,17 +258,37 @@ async fn writer_reconnects_after_its_connection_is_killed_and_never_acks_a_lost_
         killed, 1,
         "the writer's connection was found and terminated"
     );
+    let outcome = held.await.expect("the held write's task");
+    assert!(
+        matches!(outcome, Err(StoreError::Database(_))),
+        "a write whose connection died before its commit gets an error: {outcome:?}"
+    );
+    locker.rollback().await.expect("releasing the lock");
 
-    let mut acknowledged = vec![0i64];
-    let mut failures = 0;
-    for seq in 1..=60u32 {
+    write(2)
+        .await
+        .expect("the next write reconnects and is stored");
+
+    // Killed while idle: the next writes may fail while it reconnects, never falsely succeed.
+    let killed: i64 = observer
+        .query_one(kill, &[&writer_name])
+        .await
+        .expect("terminating the writer's backend again")
+        .get(0);
+    assert_eq!(killed, 1, "the reconnected writer was terminated");
+    let mut acknowledged = vec![0i64, 2];
+    for seq in 3..=30u32 {
         match write(seq).await {
             Ok(_) => acknowledged.push(i64::from(seq)),
-            Err(StoreError::Database(_)) => failures += 1,
+            Err(StoreError::Database(_)) => {}
             Err(other) => panic!("unexpected error after the kill: {other}"),
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert!(
+        acknowledged.contains(&30),
+        "the writer reconnected: the last write succeeded ({acknowledged:?})"
+    );
     let stored: Vec<i64> = raw_points(store.as_ref(), "bed-1", "t", 0, 100)
         .await
         .into_iter()
@@ -237,20 +296,19 @@ async fn writer_reconnects_after_its_connection_is_killed_and_never_acks_a_lost_
         .collect();
     assert_eq!(
         stored, acknowledged,
-        "exactly the acknowledged writes are stored"
+        "exactly the acknowledged writes are stored (write 1 died before its commit)"
     );
-    assert!(
-        failures >= 1,
-        "the write on the dead connection failed instead of being acknowledged"
+    let retry = write(1).await.expect("the failed write sent again");
+    assert_eq!(
+        retry.duplicate,
+        vec![false],
+        "the failed write was not stored"
     );
-    assert!(
-        acknowledged.contains(&60),
-        "the writer reconnected: the last write succeeded (failures: {failures})"
-    );
+    drop(admin);
     store.close().await.expect("closing");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timescale_is_detected_absent_here_and_the_plain_schema_is_used() {
     let Some(schema) = TestSchema::create().await else {
         return;
@@ -301,7 +359,7 @@ async fn timescale_is_detected_absent_here_and_the_plain_schema_is_used() {
     store.close().await.expect("closing");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_url_fails_at_open_with_one_clear_line() {
     let closed_port = "postgres://pk:secret@127.0.0.1:1/test";
     let cases = [
@@ -339,7 +397,7 @@ async fn a_wrong_url_fails_at_open_with_one_clear_line() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_of_epoch_heartbeat_and_write_commits_together() {
     let Some((store, _schema)) = fresh_store().await else {
         return;

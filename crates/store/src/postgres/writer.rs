@@ -204,8 +204,9 @@ impl Writer {
             Err(error) => error,
         };
         self.series.forget_all();
-        if connection.client.is_closed() || works.len() == 1 {
-            if connection.client.is_closed() {
+        let usable = is_usable(&connection.client).await;
+        if !usable || works.len() == 1 {
+            if !usable {
                 self.connection_lost(&error);
             }
             warn!(%error, jobs = works.len(), "store transaction failed");
@@ -216,7 +217,7 @@ impl Writer {
             Ok(results) => results,
             Err(error) => {
                 self.series.forget_all();
-                if connection.client.is_closed() {
+                if !is_usable(&connection.client).await {
                     self.connection_lost(&error);
                 }
                 warn!(%error, jobs = works.len(), "store transaction failed");
@@ -304,6 +305,12 @@ impl Writer {
             }
         }
     }
+}
+
+/// Whether `client` still answers, after a failure: the failure may have been the connection
+/// dying before the client noticed (`is_closed` is set only once its task has ended).
+async fn is_usable(client: &Client) -> bool {
+    !client.is_closed() && client.simple_query("").await.is_ok()
 }
 
 /// Applies every work in one transaction and commits it.

@@ -107,7 +107,11 @@ impl Drop for TestSchema {
             runtime.block_on(async {
                 connect()
                     .await?
-                    .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                    // A test that panicked may still hold locks in a transaction on another
+                    // connection: give up rather than wait for ever.
+                    .batch_execute(&format!(
+                        "SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS {name} CASCADE"
+                    ))
                     .await
                     .map_err(|error| error.to_string())
             })
