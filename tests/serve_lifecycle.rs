@@ -251,9 +251,13 @@ async fn stale_readings_switch_off_within_stale_after_plus_one_second() {
     let answered = Instant::now();
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["outputs"]["valve"]["power"], true, "{answer}");
-    assert_eq!(
-        answer["outputs"]["valve"]["lease_ms"], 2000,
-        "the lease is the node's: {answer}"
+    let lease_ms = answer["outputs"]["valve"]["lease_ms"]
+        .as_u64()
+        .expect("lease_ms in the answer");
+    assert!(
+        (1_900..=2_000).contains(&lease_ms),
+        "the lease is the node's 2 s, cut only by the milliseconds its reading aged before the \
+         decision (the reading goes stale at 2 s): {answer}"
     );
 
     let deadline = answered + Duration::from_millis(3_200);
