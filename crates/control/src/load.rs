@@ -16,6 +16,7 @@ mod conflicts;
 mod cycles;
 mod error;
 mod formats;
+mod legacy;
 mod master;
 mod nodes;
 mod outputs;
@@ -31,6 +32,7 @@ use toml::de::DeTable;
 
 pub use alerts::{DEFAULT_NODE_SILENT_AFTER, NODE_SILENT_AFTER_LIMITS};
 pub use error::{ConfigError, LoadError};
+pub use legacy::MAX_LEGACY_TAG_CHARS;
 pub use master::{DEFAULT_DATABASE, DEFAULT_LISTEN, DEFAULT_TIMEZONE};
 pub use nodes::MIN_TOKEN_CHARS;
 pub use outputs::{MAX_ON_LIMITS, MAX_ON_PER_DAY_LIMITS, MIN_OFF_LIMITS, MIN_ON_LIMITS};
@@ -41,7 +43,14 @@ pub use timing::{BUILT_IN_DEFAULTS, LEASE_LIMITS, REPORT_EVERY_LIMITS, STALE_AFT
 use crate::settings::Settings;
 use reader::{Fields, Reader};
 
-const ROOT_KEYS: [&str; 5] = ["master", "telemetry", "alerts", "defaults", "nodes"];
+const ROOT_KEYS: [&str; 6] = [
+    "master",
+    "telemetry",
+    "alerts",
+    "defaults",
+    "nodes",
+    "legacy",
+];
 const ROOT_MISPLACED: [(&str, &str); 9] = [
     ("listen", "in [master]"),
     ("database", "in [master]"),
@@ -98,6 +107,12 @@ pub fn load_settings(file_name: &str, text: &str) -> Result<Settings, Vec<Config
     let loaded = nodes::read_nodes(&mut reader, nodes_value, defaults, &index, master.location);
     cycles::reject_cycles(&mut reader, &loaded);
     conflicts::reject_conflicts(&mut reader, &loaded);
+    let legacy_section = section(&mut reader, root, "legacy");
+    let legacy = legacy::read_legacy(
+        &mut reader,
+        legacy_section.as_ref().map(Section::fields),
+        &loaded,
+    );
 
     if reader.has_errors() {
         return Err(reader.into_errors());
@@ -107,6 +122,7 @@ pub fn load_settings(file_name: &str, text: &str) -> Result<Settings, Vec<Config
         telemetry,
         alerts,
         defaults,
+        legacy,
         nodes: loaded
             .into_iter()
             .map(|node| (node.settings.id.clone(), node.settings))

@@ -4,7 +4,7 @@
 //! `Settings` never needs to re-check ranges, references or durations.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::condition::ConditionExpr;
@@ -23,6 +23,8 @@ pub struct Settings {
     pub defaults: Defaults,
     /// `[nodes.ID]`, keyed by node id.
     pub nodes: BTreeMap<String, NodeSettings>,
+    /// `[legacy]`: the token-less routes of original PlantKeeper nodes (CONTRACT §5).
+    pub legacy: LegacySettings,
 }
 
 /// `[master]`.
@@ -148,4 +150,171 @@ pub struct OutputSettings {
     pub min_on: Option<Duration>,
     /// `max_on_per_day`: ON-time budget per local calendar day.
     pub max_on_per_day: Option<Duration>,
+}
+
+/// `[legacy]`: original PlantKeeper MicroPython nodes (CONTRACT §5), off by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LegacySettings {
+    /// `enabled`, default `false`: the legacy routes answer 404 unless this is set.
+    pub enabled: bool,
+    /// `allow`: networks whose clients may use the token-less legacy routes. Empty means
+    /// loopback only (`127.0.0.0/8` and `::1`).
+    pub allow: Vec<IpNetwork>,
+    /// `map`: which configured node each original node stands for.
+    pub map: BTreeMap<LegacySource, String>,
+}
+
+impl LegacySettings {
+    /// Whether a client at `address` may use the legacy routes.
+    pub fn allows(&self, address: IpAddr) -> bool {
+        let address = address.to_canonical();
+        if self.allow.is_empty() {
+            address.is_loopback()
+        } else {
+            self.allow.iter().any(|network| network.contains(address))
+        }
+    }
+
+    /// The configured node that stands for `source`, if it is mapped.
+    pub fn node_for(&self, source: &LegacySource) -> Option<&str> {
+        self.map.get(source).map(String::as_str)
+    }
+}
+
+/// An original PlantKeeper node type, aliases already resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LegacyType {
+    /// `sprinkler` (alias `sprinkler-valve`): one per plant, told apart by `tag`.
+    Sprinkler,
+    /// `water` (alias `water-pump`): the tank and its pump.
+    Water,
+    /// `enclosure`: temperature, humidity, CO2 of the grow box.
+    Enclosure,
+    /// `cooler`.
+    Cooler,
+    /// `heater`.
+    Heater,
+    /// `air-humidifier` (alias `humidifier`).
+    AirHumidifier,
+}
+
+impl LegacyType {
+    /// Every type, in its canonical spelling.
+    pub const ALL: [LegacyType; 6] = [
+        LegacyType::Sprinkler,
+        LegacyType::Water,
+        LegacyType::Enclosure,
+        LegacyType::Cooler,
+        LegacyType::Heater,
+        LegacyType::AirHumidifier,
+    ];
+
+    /// Every name the original firmware used in its URLs, with the type it means.
+    pub const PATH_NAMES: [(&'static str, LegacyType); 9] = [
+        ("sprinkler", LegacyType::Sprinkler),
+        ("sprinkler-valve", LegacyType::Sprinkler),
+        ("water", LegacyType::Water),
+        ("water-pump", LegacyType::Water),
+        ("enclosure", LegacyType::Enclosure),
+        ("cooler", LegacyType::Cooler),
+        ("heater", LegacyType::Heater),
+        ("air-humidifier", LegacyType::AirHumidifier),
+        ("humidifier", LegacyType::AirHumidifier),
+    ];
+
+    /// The type a URL or map name stands for, aliases included.
+    pub fn from_name(name: &str) -> Option<LegacyType> {
+        Self::PATH_NAMES
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, kind)| *kind)
+    }
+
+    /// The canonical name, as written in `[legacy.map]` keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            LegacyType::Sprinkler => "sprinkler",
+            LegacyType::Water => "water",
+            LegacyType::Enclosure => "enclosure",
+            LegacyType::Cooler => "cooler",
+            LegacyType::Heater => "heater",
+            LegacyType::AirHumidifier => "air-humidifier",
+        }
+    }
+}
+
+/// Which original node a `[legacy.map]` key names: a type, plus the `tag` for sprinklers.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LegacySource {
+    /// The node type.
+    pub kind: LegacyType,
+    /// The sprinkler's `tag` (`Some` exactly for sprinklers).
+    pub tag: Option<String>,
+}
+
+impl std::fmt::Display for LegacySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.tag {
+            Some(tag) => write!(f, "{}/{tag}", self.kind.name()),
+            None => f.write_str(self.kind.name()),
+        }
+    }
+}
+
+/// An IP network in CIDR notation, such as `10.3.141.0/24` or `fd00::/8`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNetwork {
+    /// The network address (host bits may be set; they are ignored).
+    pub address: IpAddr,
+    /// The prefix length: at most 32 for IPv4, 128 for IPv6.
+    pub prefix: u8,
+}
+
+impl IpNetwork {
+    /// Whether `address` is inside this network (an IPv4 network never holds an IPv6 address).
+    pub fn contains(&self, address: IpAddr) -> bool {
+        match (self.address, address.to_canonical()) {
+            (IpAddr::V4(network), IpAddr::V4(address)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(network) & mask == u32::from(address) & mask
+            }
+            (IpAddr::V6(network), IpAddr::V6(address)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(network) & mask == u128::from(address) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for IpNetwork {
+    type Err = String;
+
+    /// `ADDRESS/PREFIX`, or a bare address meaning that one host.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (address_text, prefix_text) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let address: IpAddr = address_text.parse().map_err(|_| {
+            format!("expected a network like `10.3.141.0/24`, got `{text}`: `{address_text}` is not an IP address")
+        })?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix_text {
+            None => max,
+            Some(prefix_text) => match prefix_text.parse::<u8>() {
+                Ok(prefix) if prefix <= max => prefix,
+                _ => {
+                    return Err(format!(
+                        "expected a prefix length from 0 to {max} after `/`, got `{text}`"
+                    ));
+                }
+            },
+        };
+        Ok(IpNetwork { address, prefix })
+    }
 }

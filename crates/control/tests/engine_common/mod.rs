@@ -133,6 +133,7 @@ impl Garden {
                 },
                 defaults,
                 nodes: BTreeMap::new(),
+                legacy: Default::default(),
             },
         }
     }
