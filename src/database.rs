@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use plantkeeper_store::Store;
+use plantkeeper_store::postgres::{PostgresOptions, PostgresStore, is_postgres_url};
 use plantkeeper_store::sqlite::{SqliteOptions, SqliteStore};
 
-/// Opens the store of a `database` setting; a relative SQLite path is relative to `base_dir`
-/// (the settings file's directory).
+/// Opens the store of a `database` setting: `sqlite://PATH` (a relative path is relative to
+/// `base_dir`, the settings file's directory) or `postgres://`/`postgresql://` URL.
 pub async fn open_store(database: &str, base_dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
     if let Some(path) = database.strip_prefix("sqlite://") {
         let path = base_dir.join(path);
@@ -17,10 +18,14 @@ pub async fn open_store(database: &str, base_dir: &Path) -> anyhow::Result<Arc<d
             .with_context(|| format!("opening the SQLite store {}", path.display()))?;
         return Ok(Arc::new(store));
     }
-    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
-        bail!(
-            "the PostgreSQL store is not available in this build yet; use database = \"sqlite://plantkeeper.db\""
-        );
+    if is_postgres_url(database) {
+        // The store's errors already name the server (password hidden) and say what failed.
+        let store = PostgresStore::open(database, PostgresOptions::default())
+            .await
+            .context("opening the PostgreSQL store")?;
+        return Ok(Arc::new(store));
     }
-    bail!("unsupported database `{database}`: expected sqlite://PATH")
+    bail!(
+        "unsupported database `{database}`: expected sqlite://PATH or postgres://USER@HOST/DATABASE"
+    )
 }
