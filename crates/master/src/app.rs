@@ -13,9 +13,10 @@ use tokio::sync::watch;
 
 use crate::error::ApiError;
 use crate::master::Master;
-use crate::{health, overrides, read_api, report, status_page, ticker};
+use crate::{health, legacy, overrides, read_api, report, status_page, ticker};
 
-/// Every route of the master.
+/// Every route of the master. The legacy routes (CONTRACT §5) are always registered and
+/// answer 404 while `[legacy] enabled` is false.
 pub fn router(master: Arc<Master>) -> Router {
     Router::new()
         .route("/", get(status_page::get_status_page))
@@ -28,6 +29,7 @@ pub fn router(master: Arc<Master>) -> Router {
             "/api/v1/nodes/{id}/outputs/{name}/override",
             post(overrides::set_override).delete(overrides::clear_override),
         )
+        .merge(legacy::routes())
         .fallback(|| async { ApiError::not_found("no_route", "no such route; see docs/api.md") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod health;
+pub mod legacy;
 pub mod live;
 pub mod master;
 pub mod overrides;

@@ -1,6 +1,7 @@
 //! [`Master`]: the shared state behind every route and the ticker — settings, the engine, the
 //! live view, the store and the clock — and the one place where decisions are made and recorded.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use jiff::Timestamp;
@@ -19,6 +20,7 @@ pub struct Master {
     store: Arc<dyn Store>,
     clock: SharedClock,
     epoch: u64,
+    legacy_seq: AtomicU32,
 }
 
 /// Decisions taken in one evaluation, with the state changes among them ready to be stored.
@@ -53,6 +55,7 @@ impl Master {
             store,
             clock,
             epoch,
+            legacy_seq: AtomicU32::new(0),
         });
         let started = Event {
             at_ms: now.as_millisecond(),
@@ -100,6 +103,15 @@ impl Master {
     /// This start's epoch, sent in every answer.
     pub fn epoch(&self) -> u64 {
         self.epoch
+    }
+
+    /// A fresh sequence number for a report from a legacy node, which sends none: every legacy
+    /// report is a new one (wraps after 2^32 reports; legacy reports carry no `boot`, so the
+    /// store never takes one for a retry of another).
+    pub fn next_legacy_seq(&self) -> u32 {
+        self.legacy_seq
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(1)
     }
 
     /// Locks the live view. The lock is never held across an `.await`.

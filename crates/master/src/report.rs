@@ -2,8 +2,10 @@
 //!
 //! Order of work: authenticate → check the body → commit the readings (the answer waits for
 //! this) → update the live view unless the report was a retry → decide the affected outputs →
-//! commit any state changes → answer with a lease per output.
+//! commit any state changes → answer with a lease per output. Everything after the body check
+//! is [`accept_report`], which the legacy routes (`crate::legacy`) share.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,13 +13,13 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use jiff::Timestamp;
 use plantkeeper_control::engine::{Decision, Sample, Scope};
 use plantkeeper_protocol::{AnswerBody, OutputCommand, ReportBody};
-use plantkeeper_store::{ReportRecord, WriteBatch};
+use plantkeeper_store::{NewReading, ReportRecord, WriteBatch};
 
 use crate::auth::require_token;
 use crate::error::ApiError;
-use crate::live::NodeLive;
 use crate::master::Master;
 use crate::report_body::{check_report, parse_json, read_limited};
 
@@ -41,11 +43,78 @@ pub async fn post_report(
     let received_at = master.now();
     let report = check_report(body, received_at)?;
 
-    let bootless_retry =
-        report.body.boot.is_none() && is_bootless_retry(&master, &node_id, report.body.seq);
+    let decisions = accept_report(
+        &master,
+        IncomingReport {
+            node_id: node_id.clone(),
+            boot: report.body.boot,
+            seq: report.body.seq,
+            readings: report.readings,
+            relays: report.body.outputs,
+            received_at,
+            retries: RetryDetection::RepeatedBootlessSeq,
+        },
+    )
+    .await?;
+
+    let mut answer = AnswerBody {
+        acked_seq: report.body.seq,
+        epoch: master.epoch(),
+        report_every_ms: duration_ms(node.report_every),
+        outputs: Default::default(),
+    };
+    for decision in &decisions {
+        let name = master.engine().outputs()[decision.output.0].output.clone();
+        answer.outputs.insert(name, command(decision, node.lease));
+    }
+    Ok(Json(answer))
+}
+
+/// A report about to be committed, from the node API or from a legacy node.
+#[derive(Debug)]
+pub struct IncomingReport {
+    /// The configured node it is about.
+    pub node_id: String,
+    /// The node's boot number, if it sent one.
+    pub boot: Option<u32>,
+    /// The report's sequence number.
+    pub seq: u32,
+    /// Checked, timestamped readings.
+    pub readings: Vec<NewReading>,
+    /// The relay states the node says it has, if it said.
+    pub relays: Option<BTreeMap<String, bool>>,
+    /// When the master received it.
+    pub received_at: Timestamp,
+    /// How a retried report is recognised.
+    pub retries: RetryDetection,
+}
+
+/// How a retry of an already accepted report is recognised, beyond the store's
+/// `(node, boot, seq)` rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryDetection {
+    /// A node without `boot` that repeats its previous `seq` is retrying (node API).
+    RepeatedBootlessSeq,
+    /// Never a retry: the seq was given by the master itself (legacy nodes send none).
+    Never,
+}
+
+/// The one path of every report: refuse a node inventing too many sensors, commit the readings
+/// (returns only once they are durable), update the live view unless the report was a retry,
+/// decide the affected outputs and commit their state changes.
+///
+/// Returns the decisions about the reporting node's own outputs.
+pub async fn accept_report(
+    master: &Master,
+    report: IncomingReport,
+) -> Result<Vec<Decision>, ApiError> {
+    let node_id = &report.node_id;
+    let bootless_retry = report.retries == RetryDetection::RepeatedBootlessSeq
+        && report.boot.is_none()
+        && is_bootless_retry(master, node_id, report.seq);
     if let Some(name) = {
         let live = master.live();
-        let known = live.readings.nodes.get(&node_id);
+        let known = live.readings.nodes.get(node_id);
         known.and_then(|node_live| {
             node_live.first_sensor_over_limit(report.readings.iter().map(|r| r.sensor.as_str()))
         })
@@ -64,9 +133,9 @@ pub async fn post_report(
     } else {
         let record = ReportRecord {
             node: node_id.clone(),
-            boot: report.body.boot,
-            seq: report.body.seq,
-            received_at_ms: received_at.as_millisecond(),
+            boot: report.boot,
+            seq: report.seq,
+            received_at_ms: report.received_at.as_millisecond(),
             readings: report.readings.clone(),
         };
         let receipt = master
@@ -83,14 +152,10 @@ pub async fn post_report(
     let evaluation = {
         let mut live = master.live();
         if !duplicate {
-            let node_live = live
-                .readings
-                .nodes
-                .entry(node_id.clone())
-                .or_insert_with(NodeLive::default);
-            node_live.last_report = Some(received_at);
-            if report.body.boot.is_none() {
-                node_live.last_bootless_seq = Some(report.body.seq);
+            let node_live = live.readings.nodes.entry(node_id.clone()).or_default();
+            node_live.last_report = Some(report.received_at);
+            if report.boot.is_none() && report.retries == RetryDetection::RepeatedBootlessSeq {
+                node_live.last_bootless_seq = Some(report.seq);
             }
             for reading in &report.readings {
                 if let Ok(at) = jiff::Timestamp::from_millisecond(reading.at_ms) {
@@ -103,36 +168,25 @@ pub async fn post_report(
                     );
                 }
             }
-            if let Some(outputs) = &report.body.outputs {
-                node_live.relays.clone_from(outputs);
+            if let Some(relays) = &report.relays {
+                node_live.relays.clone_from(relays);
             }
         }
         master.evaluate_locked(
             &mut live,
-            Scope::Outputs(master.engine().affected_by(&node_id)),
+            Scope::Outputs(master.engine().affected_by(node_id)),
         )
     };
     master
         .record_changes(evaluation.changes)
         .await
         .map_err(ApiError::store_unavailable)?;
-
-    let mut answer = AnswerBody {
-        acked_seq: report.body.seq,
-        epoch: master.epoch(),
-        report_every_ms: duration_ms(node.report_every),
-        outputs: Default::default(),
-    };
-    for decision in evaluation.decisions.iter().filter(|decision| {
-        master
-            .engine()
-            .node_outputs(&node_id)
-            .contains(&decision.output)
-    }) {
-        let name = master.engine().outputs()[decision.output.0].output.clone();
-        answer.outputs.insert(name, command(decision, node.lease));
-    }
-    Ok(Json(answer))
+    let own = master.engine().node_outputs(node_id);
+    Ok(evaluation
+        .decisions
+        .into_iter()
+        .filter(|decision| own.contains(&decision.output))
+        .collect())
 }
 
 /// A node without `boot` that repeats its previous `seq` is retrying a report whose answer it
