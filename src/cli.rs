@@ -33,6 +33,12 @@ pub enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Manage nodes: `node add ID` provisions one (token, settings block, config.json).
+    Node {
+        /// What to do with nodes.
+        #[command(subcommand)]
+        command: NodeCommand,
+    },
     /// Measure the master under load: reports/s, latency, memory, durability (docs/BENCHMARKS.md).
     Bench(crate::bench::BenchArgs),
     /// The benchmark's HTTP ceiling: a trivial report endpoint (started by `bench`).
@@ -42,6 +48,13 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: SocketAddr,
     },
+}
+
+/// The `node` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum NodeCommand {
+    /// Print a fresh token, the `[nodes.ID]` block and a config.json for a new node.
+    Add(crate::node_add::NodeAddArgs),
 }
 
 /// Options of `demo`.
@@ -78,6 +91,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check { config } => crate::check::run_check(&config),
         Command::Serve { config } => runtime_then(|| crate::serve::run_serve(config)),
         Command::Demo(args) => runtime_then(|| crate::demo::run_demo(args)),
+        Command::Node {
+            command: NodeCommand::Add(args),
+        } => crate::node_add::run_node_add(&args),
         Command::Bench(args) => runtime_then(|| crate::bench::run_bench(args)),
         Command::BenchCeiling { listen } => runtime_then(|| crate::bench::run_ceiling(listen)),
     }

@@ -6,4 +6,5 @@ pub mod cli;
 pub mod database;
 pub mod demo;
 pub mod logging;
+pub mod node_add;
 pub mod serve;
