@@ -9,16 +9,16 @@
 //! cargo bench -p plantkeeper-store --bench sqlite_write [-- SECONDS_PER_CASE]
 //! ```
 
+mod common;
+
+use common::{SENSORS, WRITER_COUNTS};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use plantkeeper_store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
-use plantkeeper_store::{NewReading, ReportRecord, Store, WriteBatch};
 use rusqlite::{Connection, params};
 
-const SENSORS: [&str; 4] = ["temperature", "humidity", "soil_moisture", "level"];
-const WRITER_COUNTS: [usize; 4] = [1, 10, 100, 1000];
 const BASELINE_TRANSACTION_ROWS: usize = 1000;
 
 fn main() {
@@ -94,56 +94,7 @@ async fn store_run(synchronous: Synchronous, writers: usize, duration: Duration)
             .await
             .expect("opening"),
     );
-    let started = Instant::now();
-    let deadline = started + duration;
-    let mut tasks = tokio::task::JoinSet::new();
-    for writer in 0..writers {
-        let store = Arc::clone(&store);
-        tasks.spawn(async move {
-            let node = format!("node-{writer}");
-            let mut sent: u64 = 0;
-            for seq in 0u32.. {
-                if Instant::now() >= deadline {
-                    break;
-                }
-                let at = i64::from(seq) * 5000;
-                store
-                    .write(report_batch(&node, seq, at))
-                    .await
-                    .expect("bench write");
-                sent += 1;
-            }
-            sent
-        });
-    }
-    let mut reports: u64 = 0;
-    while let Some(sent) = tasks.join_next().await {
-        reports += sent.expect("bench writer task");
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    store.close().await.expect("closing");
-    reports as f64 / elapsed
-}
-
-fn report_batch(node: &str, seq: u32, at_ms: i64) -> WriteBatch {
-    let readings = SENSORS
-        .iter()
-        .map(|sensor| NewReading {
-            sensor: (*sensor).to_owned(),
-            at_ms,
-            value: 21.5,
-        })
-        .collect();
-    WriteBatch {
-        reports: vec![ReportRecord {
-            node: node.to_owned(),
-            boot: Some(1),
-            seq,
-            received_at_ms: at_ms,
-            readings,
-        }],
-        ..WriteBatch::default()
-    }
+    common::reports_per_second(store, writers, duration).await
 }
 
 /// Raw rusqlite: readings rows inserted in 1000-row transactions on the readings table and
