@@ -153,7 +153,8 @@ pub async fn accept_report(
         let mut live = master.live();
         if !duplicate {
             let node_live = live.readings.nodes.entry(node_id.clone()).or_default();
-            node_live.last_report = Some(report.received_at);
+            // Concurrent reports of one node may commit out of order: keep the newest.
+            node_live.last_report = node_live.last_report.max(Some(report.received_at));
             if report.boot.is_none() && report.retries == RetryDetection::RepeatedBootlessSeq {
                 node_live.last_bootless_seq = Some(report.seq);
             }
@@ -201,8 +202,9 @@ fn is_bootless_retry(master: &Master, node_id: &str, seq: u32) -> bool {
         == Some(seq)
 }
 
-/// The command for one output: ON carries a lease no longer than the time the output may still
-/// run, so the relay itself stops at `max_on` or the daily budget even if no report follows.
+/// The command for one output: ON carries a lease no longer than the time until the master
+/// would say OFF anyway (`max_on`, the daily budget, an input going stale, the schedule window
+/// or the override ending), so the relay itself stops then even if no report follows.
 fn command(decision: &Decision, lease: Duration) -> OutputCommand {
     let lease_ms = if decision.power {
         let lease = decision.on_time_left.map_or(lease, |left| lease.min(left));
