@@ -128,7 +128,7 @@ impl Store for SqliteStore {
     /// [`StoreError::InvalidQuery`] for a reading that is not finite (SQLite would store NaN
     /// as NULL), before anything is queued.
     async fn write(&self, batch: WriteBatch) -> Result<WriteReceipt, StoreError> {
-        check_finite(&batch)?;
+        batch.check_finite()?;
         self.run_job(|reply| Job::Write { batch, reply }).await
     }
 
@@ -201,23 +201,6 @@ impl Store for SqliteStore {
         info!("SQLite store closed");
         Ok(())
     }
-}
-
-/// Refuses non-finite readings up front: SQLite stores NaN as NULL, which the schema refuses.
-fn check_finite(batch: &WriteBatch) -> Result<(), StoreError> {
-    for report in &batch.reports {
-        if let Some(reading) = report
-            .readings
-            .iter()
-            .find(|reading| !reading.value.is_finite())
-        {
-            return Err(StoreError::InvalidQuery(format!(
-                "reading `{}` of node `{}` is {}, not a finite number",
-                reading.sensor, report.node, reading.value
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Maps a rusqlite error to [`StoreError::Database`] saying what was being done.
