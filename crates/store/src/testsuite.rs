@@ -49,6 +49,8 @@ macro_rules! store_suite {
             last_report_at_is_the_newest_receive_time_of_the_node,
             concurrent_writers_are_all_acknowledged_and_stored,
             close_commits_queued_writes_then_refuses_writes,
+            non_finite_reading_is_refused_and_the_store_goes_on,
+            reports_older_than_two_days_are_pruned_and_no_longer_deduplicated,
         );
     };
     (@tests required $fresh:path; $($name:ident),+ $(,)?) => {
@@ -717,4 +719,72 @@ pub async fn close_commits_queued_writes_then_refuses_writes(store: Arc<dyn Stor
         "check_writable after close: {writable:?}"
     );
     store.close().await.expect("closing a second time");
+}
+
+/// A NaN reading is refused before anything is queued, naming the reading, and the store goes
+/// on: the refused report was not recorded, so the same report with a finite value is new.
+pub async fn non_finite_reading_is_refused_and_the_store_goes_on(store: Arc<dyn Store>) {
+    let nan = reports_batch(vec![report(
+        "bed-1",
+        Some(1),
+        1,
+        0,
+        vec![reading("t", 0, f64::NAN)],
+    )]);
+    match store.write(nan).await {
+        Err(StoreError::InvalidQuery(message)) => {
+            assert!(
+                message.contains("`t`") && message.contains("bed-1"),
+                "names the reading: {message}"
+            )
+        }
+        other => panic!("a NaN reading should be refused, got {other:?}"),
+    }
+    let fine = reports_batch(vec![report(
+        "bed-1",
+        Some(1),
+        1,
+        0,
+        vec![reading("t", 0, 1.0)],
+    )]);
+    let receipt = store
+        .write(fine)
+        .await
+        .expect("a finite reading after a refused one");
+    assert_eq!(
+        receipt.duplicate,
+        vec![false],
+        "the refused report was not recorded"
+    );
+}
+
+/// Report identities are kept two days for dedupe, measured against the newest report time
+/// written: an older retry is stored again, a younger one is still recognised.
+pub async fn reports_older_than_two_days_are_pruned_and_no_longer_deduplicated(
+    store: Arc<dyn Store>,
+) {
+    const DAY_MS: i64 = 24 * 3600 * 1000;
+    let old = report("bed-1", Some(1), 1, 0, Vec::new());
+    let recent = report("bed-1", Some(1), 2, 2 * DAY_MS, Vec::new());
+    store
+        .write(reports_batch(vec![old.clone(), recent.clone()]))
+        .await
+        .expect("first reports");
+    // The writer prunes every few dozen transactions, relative to the newest report time.
+    for seq in 100..300 {
+        let later = report("bed-2", Some(1), seq, 3 * DAY_MS, Vec::new());
+        store
+            .write(reports_batch(vec![later]))
+            .await
+            .expect("later reports");
+    }
+    let retries = store
+        .write(reports_batch(vec![old, recent]))
+        .await
+        .expect("retries");
+    assert_eq!(
+        retries.duplicate,
+        vec![false, true],
+        "a 3-day-old report is forgotten by dedupe, a 1-day-old one is still recognised"
+    );
 }

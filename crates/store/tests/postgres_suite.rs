@@ -40,41 +40,6 @@ async fn epoch_survives_reopen() {
     reopened.close().await.expect("closing again");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn non_finite_reading_is_refused_and_the_store_goes_on() {
-    let Some((store, _schema)) = fresh_store().await else {
-        return;
-    };
-    let nan = reports_batch(vec![report(
-        "bed-1",
-        Some(1),
-        1,
-        0,
-        vec![reading("t", 0, f64::NAN)],
-    )]);
-    assert!(
-        matches!(store.write(nan).await, Err(StoreError::InvalidQuery(_))),
-        "a NaN reading is refused, as SQLite refuses it"
-    );
-    let fine = reports_batch(vec![report(
-        "bed-1",
-        Some(1),
-        1,
-        0,
-        vec![reading("t", 0, 1.0)],
-    )]);
-    let receipt = store
-        .write(fine)
-        .await
-        .expect("a finite reading after a refused one");
-    assert_eq!(
-        receipt.duplicate,
-        vec![false],
-        "the refused report was not recorded"
-    );
-    store.close().await.expect("closing");
-}
-
 /// PostgreSQL refuses a NUL character in text: a job carrying one fails alone, while the jobs
 /// sharing its group transaction (all started together) are committed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,38 +118,6 @@ where
         outputs.push(handle.await.expect("a write task panicked"));
     }
     outputs
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reports_older_than_two_days_are_pruned_and_no_longer_deduplicated() {
-    const DAY_MS: i64 = 24 * 3600 * 1000;
-    let Some((store, _schema)) = fresh_store().await else {
-        return;
-    };
-    let old = report("bed-1", Some(1), 1, 0, Vec::new());
-    let recent = report("bed-1", Some(1), 2, 2 * DAY_MS, Vec::new());
-    store
-        .write(reports_batch(vec![old.clone(), recent.clone()]))
-        .await
-        .expect("first reports");
-    // The writer prunes every few dozen transactions, relative to the newest report time.
-    for seq in 100..300 {
-        let later = report("bed-2", Some(1), seq, 3 * DAY_MS, Vec::new());
-        store
-            .write(reports_batch(vec![later]))
-            .await
-            .expect("later reports");
-    }
-    let retries = store
-        .write(reports_batch(vec![old, recent]))
-        .await
-        .expect("retries");
-    assert_eq!(
-        retries.duplicate,
-        vec![false, true],
-        "a 3-day-old report is forgotten by dedupe, a 1-day-old one is still recognised"
-    );
-    store.close().await.expect("closing");
 }
 
 /// The writer's connection is killed by the server (as a restart does) while a write waits

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use plantkeeper_store::Store;
 use plantkeeper_store::sqlite::{SqliteOptions, SqliteStore, Synchronous};
 use plantkeeper_store::testsuite::{raw_points, reading, report, reports_batch};
-use plantkeeper_store::{Store, StoreError};
 use tempfile::TempDir;
 
 async fn fresh_store() -> (Arc<dyn Store>, TempDir) {
@@ -101,37 +101,6 @@ async fn dropping_without_close_neither_hangs_nor_loses_writes() {
 }
 
 #[tokio::test]
-async fn reports_older_than_two_days_are_pruned_and_no_longer_deduplicated() {
-    const DAY_MS: i64 = 24 * 3600 * 1000;
-    let dir = tempfile::tempdir().expect("creating a temporary directory");
-    let store = open(&dir).await;
-    let old = report("bed-1", Some(1), 1, 0, Vec::new());
-    let recent = report("bed-1", Some(1), 2, 2 * DAY_MS, Vec::new());
-    store
-        .write(reports_batch(vec![old.clone(), recent.clone()]))
-        .await
-        .expect("first reports");
-    // The writer prunes every few dozen transactions, relative to the newest report time.
-    for seq in 100..300 {
-        let later = report("bed-2", Some(1), seq, 3 * DAY_MS, Vec::new());
-        store
-            .write(reports_batch(vec![later]))
-            .await
-            .expect("later reports");
-    }
-    let retries = store
-        .write(reports_batch(vec![old, recent]))
-        .await
-        .expect("retries");
-    assert_eq!(
-        retries.duplicate,
-        vec![false, true],
-        "a 3-day-old report is forgotten by dedupe, a 1-day-old one is still recognised"
-    );
-    store.close().await.expect("closing");
-}
-
-#[tokio::test]
 async fn open_url_resolves_against_the_base_dir_and_creates_directories() {
     let dir = tempfile::tempdir().expect("creating a temporary directory");
     let store = SqliteStore::open_url(
@@ -150,44 +119,6 @@ async fn open_url_resolves_against_the_base_dir_and_creates_directories() {
         dir.path().join("data/nested/pk.db").is_file(),
         "the database file is created under the base dir"
     );
-}
-
-#[tokio::test]
-async fn non_finite_reading_is_refused_and_the_store_goes_on() {
-    let (store, _dir) = fresh_store().await;
-    let nan = reports_batch(vec![report(
-        "bed-1",
-        Some(1),
-        1,
-        0,
-        vec![reading("t", 0, f64::NAN)],
-    )]);
-    match store.write(nan).await {
-        Err(StoreError::InvalidQuery(message)) => {
-            assert!(
-                message.contains("`t`") && message.contains("bed-1"),
-                "names the reading: {message}"
-            )
-        }
-        other => panic!("a NaN reading should be refused, got {other:?}"),
-    }
-    let fine = reports_batch(vec![report(
-        "bed-1",
-        Some(1),
-        1,
-        0,
-        vec![reading("t", 0, 1.0)],
-    )]);
-    let receipt = store
-        .write(fine)
-        .await
-        .expect("a finite reading after a refused one");
-    assert_eq!(
-        receipt.duplicate,
-        vec![false],
-        "the refused report was not recorded"
-    );
-    store.close().await.expect("closing");
 }
 
 #[tokio::test]
