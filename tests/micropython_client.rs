@@ -82,7 +82,8 @@ fn sprinkler_config(master: &str, http_timeout_ms: u64) -> serde_json::Value {
 }
 
 /// A `micropython` command with the firmware and the hardware shims on its path, the shim
-/// directory `dir`, and `dir` as working directory.
+/// directory `dir`, and `dir` as working directory. Host name lookups give up after one 1 s
+/// try (`RES_OPTIONS`), so an unreachable DNS server cannot stall a test.
 fn micropython_command(dir: &Path) -> Command {
     let mut command = Command::new("micropython");
     command
@@ -91,6 +92,7 @@ fn micropython_command(dir: &Path) -> Command {
             format!(".frozen:{FIRMWARE}:{FIRMWARE}/tests/shims"),
         )
         .env("PK_SHIM_DIR", dir)
+        .env("RES_OPTIONS", "timeout:1 attempts:1")
         .current_dir(dir)
         .stdin(Stdio::null());
     command
@@ -99,25 +101,52 @@ fn micropython_command(dir: &Path) -> Command {
 /// A MicroPython node running the sprinkler example's `main.py` in its own directory.
 struct Node {
     dir: tempfile::TempDir,
-    /// Kept for its `Drop`, which kills the interpreter.
-    _process: ChildGuard,
+    /// The interpreter; its `Drop` kills it.
+    process: ChildGuard,
 }
 
 impl Node {
     fn start(config: &serde_json::Value, soil_raw: u32) -> Node {
         let dir = tempfile::tempdir().expect("a temporary directory for the node");
+        Node::start_in(dir, config, soil_raw)
+    }
+
+    /// Starts a node in `dir`, which may already hold shim inputs (e.g. the `mac` file).
+    fn start_in(dir: tempfile::TempDir, config: &serde_json::Value, soil_raw: u32) -> Node {
         std::fs::write(dir.path().join("config.json"), config.to_string()).expect("config.json");
         let node = Node {
-            _process: ChildGuard::spawn(
-                micropython_command(dir.path())
-                    .arg(format!("{FIRMWARE}/examples/sprinkler/main.py"))
-                    .stdout(file_in(dir.path(), "stdout.log"))
-                    .stderr(file_in(dir.path(), "stderr.log")),
-            ),
+            process: Node::boot(dir.path()),
             dir,
         };
         node.set_soil_raw(soil_raw);
         node
+    }
+
+    /// One run of `main.py`; the console is appended to `stdout.log` and `stderr.log`.
+    fn boot(dir: &Path) -> ChildGuard {
+        ChildGuard::spawn(
+            micropython_command(dir)
+                .arg(format!("{FIRMWARE}/examples/sprinkler/main.py"))
+                .stdout(file_in(dir, "stdout.log"))
+                .stderr(file_in(dir, "stderr.log")),
+        )
+    }
+
+    /// A power-on reset: the old interpreter is gone (killed if still running), a new one
+    /// boots from the same directory; the timeline continues in the same `events.log`.
+    fn reset(&mut self) {
+        self.process.kill_9();
+        self.process = Node::boot(self.dir.path());
+    }
+
+    /// Creates (`true`) or removes the shim control file `name`.
+    fn set_flag(&self, name: &str, present: bool) {
+        let path = self.dir.path().join(name);
+        if present {
+            std::fs::write(&path, "").unwrap_or_else(|error| panic!("create {name}: {error}"));
+        } else {
+            std::fs::remove_file(&path).unwrap_or_else(|error| panic!("remove {name}: {error}"));
+        }
     }
 
     fn set_soil_raw(&self, raw: u32) {
@@ -162,8 +191,11 @@ impl Node {
 }
 
 fn file_in(dir: &Path, name: &str) -> std::fs::File {
-    std::fs::File::create(dir.join(name))
-        .unwrap_or_else(|error| panic!("cannot create {name}: {error}"))
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(name))
+        .unwrap_or_else(|error| panic!("cannot open {name}: {error}"))
 }
 
 /// The shim's `events.log`: `(unix ms, event)` lines.
@@ -375,8 +407,8 @@ fn point_ms(point: &serde_json::Value) -> Option<(u64, f64)> {
 /// What the fake master answers to one report.
 #[derive(Clone, Copy, Debug)]
 enum Reply {
-    /// A well-formed ON answer acknowledging the report, lease 10 s.
-    Grant,
+    /// A well-formed ON answer acknowledging the report, with this lease in ms.
+    Grant(u64),
     /// HTTP 500 with a JSON error body.
     ServerError,
     /// 200 whose body is not JSON.
@@ -389,10 +421,13 @@ enum Reply {
     NegativeLease,
     /// Bytes that are not HTTP at all.
     NotHttp,
+    /// Nothing: the connection stays open and silent (a master stuck after `accept`).
+    Hang,
 }
 
 impl Reply {
-    fn response(self, seq: u64) -> Vec<u8> {
+    /// The bytes sent for the report `seq`; `None` for `Hang`.
+    fn response(self, seq: u64) -> Option<Vec<u8>> {
         let ok = |body: String| {
             format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
@@ -404,11 +439,15 @@ impl Reply {
                 r#"{{"acked_seq": {seq}, "epoch": 1, "report_every_ms": 200, "outputs": {{"valve": {{"power": {power}, "lease_ms": {lease}, "reason": "test"}}}}}}"#
             )
         };
-        match self {
-            Reply::Grant => ok(grant("true", "10000")),
+        let text = match self {
+            Reply::Grant(lease_ms) => ok(grant("true", &lease_ms.to_string())),
             Reply::ServerError => {
-                let body = r#"{"error": {"code": "store_unavailable", "message": "x", "field": null}}"#;
-                format!("HTTP/1.1 500 Internal Server Error\r\ncontent-length: {}\r\n\r\n{body}", body.len())
+                let body =
+                    r#"{"error": {"code": "store_unavailable", "message": "x", "field": null}}"#;
+                format!(
+                    "HTTP/1.1 500 Internal Server Error\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                )
             }
             Reply::InvalidJson => ok(r#"{"acked_seq": "#.to_owned()),
             Reply::MissingEpoch => ok(format!(
@@ -417,13 +456,14 @@ impl Reply {
             Reply::PowerNotBoolean => ok(grant("\"yes\"", "10000")),
             Reply::NegativeLease => ok(grant("true", "-1")),
             Reply::NotHttp => "SSH-2.0-OpenSSH_9.2\r\n".to_owned(),
-        }
-        .into_bytes()
+            Reply::Hang => return None,
+        };
+        Some(text.into_bytes())
     }
 }
 
-/// Reads one HTTP request and returns its JSON body's `seq`.
-fn read_report_seq(stream: &mut std::net::TcpStream) -> Option<u64> {
+/// Reads one HTTP request and returns its JSON body.
+fn read_report(stream: &mut std::net::TcpStream) -> Option<serde_json::Value> {
     use std::io::Read;
     let mut data = Vec::new();
     let mut chunk = [0u8; 2048];
@@ -446,37 +486,98 @@ fn read_report_seq(stream: &mut std::net::TcpStream) -> Option<u64> {
             })
             .and_then(|value| value.parse().ok())?;
         if body.len() >= length {
-            let report: serde_json::Value = serde_json::from_str(&body[..length]).ok()?;
-            return report["seq"].as_u64();
+            return serde_json::from_str(&body[..length]).ok();
         }
     }
 }
 
+/// One report the fake master served.
+#[derive(Clone, Copy, Debug)]
+struct Served {
+    /// Unix ms when the report had been read.
+    received_at: u64,
+    /// Unix ms just before the reply was written (for `Hang`, when it was held).
+    replied_at: u64,
+    /// The valve state the report said the node has (`outputs.valve`).
+    valve_reported: Option<bool>,
+    reply: Reply,
+}
+
 /// A fake master on a thread answering reports with `script` in turn (then 500s); returns its
-/// base URL and a channel of `(unix ms when the reply was sent, reply)`.
-fn fake_master(script: Vec<Reply>) -> (String, std::sync::mpsc::Receiver<(u64, Reply)>) {
+/// port and a channel of what it served.
+fn fake_master(script: Vec<Reply>) -> (u16, std::sync::mpsc::Receiver<Served>) {
+    fake_master_serving(script, Reply::ServerError, Duration::ZERO)
+}
+
+/// A fake master answering with `script` in turn, then always `then`, each answer `delay`
+/// after the report was read.
+fn fake_master_serving(
+    script: Vec<Reply>,
+    then: Reply,
+    delay: Duration,
+) -> (u16, std::sync::mpsc::Receiver<Served>) {
     use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the fake master");
-    let base = format!("http://{}", listener.local_addr().expect("local address"));
-    let (sent, replies) = std::sync::mpsc::channel();
+    let port = listener.local_addr().expect("local address").port();
+    let (sent, served) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut script = script.into_iter();
+        let mut held = Vec::new();
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
             let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            let Some(seq) = read_report_seq(&mut stream) else {
+            let Some(report) = read_report(&mut stream) else {
                 continue;
             };
-            let reply = script.next().unwrap_or(Reply::ServerError);
-            let _ = stream.write_all(&reply.response(seq));
-            let _ = stream.flush();
-            drop(stream);
-            if sent.send((unix_ms(), reply)).is_err() {
+            let received_at = unix_ms();
+            std::thread::sleep(delay);
+            let reply = script.next().unwrap_or(then);
+            let replied_at = unix_ms();
+            match reply.response(report["seq"].as_u64().unwrap_or(0)) {
+                Some(bytes) => {
+                    let _ = stream.write_all(&bytes);
+                    let _ = stream.flush();
+                }
+                None => held.push(stream),
+            }
+            let record = Served {
+                received_at,
+                replied_at,
+                valve_reported: report["outputs"]["valve"].as_bool(),
+                reply,
+            };
+            if sent.send(record).is_err() {
                 return;
             }
         }
     });
-    (base, replies)
+    (port, served)
+}
+
+/// Collects what the fake master served until `done` holds; panics with the console after
+/// `limit`.
+async fn collect_until(
+    served: &std::sync::mpsc::Receiver<Served>,
+    node: &Node,
+    limit: Duration,
+    done: impl Fn(&[Served]) -> bool,
+) -> Vec<Served> {
+    let mut log = Vec::new();
+    let deadline = Instant::now() + limit;
+    while !done(&log) {
+        match served.try_recv() {
+            Ok(entry) => log.push(entry),
+            Err(_) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "the fake master did not see what the test waits for: {log:?}\n{}",
+                    node.console()
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+    log
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -494,32 +595,25 @@ async fn answers_that_are_not_understood_switch_the_relay_off_at_once() {
     ];
     let script: Vec<Reply> = bad
         .iter()
-        .flat_map(|&reply| [Reply::Grant, reply])
+        .flat_map(|&reply| [Reply::Grant(10_000), reply])
         .collect();
-    let (base, replies) = fake_master(script.clone());
-    let node = Node::start(&sprinkler_config(&base, 800), RAW_20_PERCENT);
+    let (port, served) = fake_master(script.clone());
+    let node = Node::start(
+        &sprinkler_config(&format!("http://127.0.0.1:{port}"), 800),
+        RAW_20_PERCENT,
+    );
 
-    let mut log = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while log.len() < script.len() {
-        match replies.try_recv() {
-            Ok(entry) => log.push(entry),
-            Err(_) => {
-                assert!(
-                    Instant::now() < deadline,
-                    "the node stopped reporting: {log:?}\n{}",
-                    node.console()
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
-    }
+    let log = collect_until(&served, &node, Duration::from_secs(20), |log| {
+        log.len() >= script.len()
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(OFF_SLACK_MS)).await;
     let timeline = node.timeline();
     for pair in log.chunks(2) {
-        let [(granted_at, _), (bad_at, reply)] = pair else {
+        let [granted, bad] = pair else {
             continue;
         };
+        let (granted_at, bad_at, reply) = (granted.replied_at, bad.replied_at, bad.reply);
         assert_eq!(
             timeline.level_at(bad_at.saturating_sub(5)),
             1,
@@ -673,5 +767,363 @@ fn micropython_unit_tests_pass() {
         output.status.success() && stdout.contains("units: all passed"),
         "MicroPython unit tests failed:\n{stdout}{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The fake master's base URL on `port` under `host`.
+fn fake_base(host: &str, port: u16) -> String {
+    format!("http://{host}:{port}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wifi_dropout_holds_the_lease_to_its_deadline_then_the_backlog_arrives_after_reconnect() {
+    let Some(()) = micropython_available() else {
+        return;
+    };
+    let garden = tempfile::tempdir().expect("garden dir");
+    let master = MasterProcess::start(garden.path(), fast_garden).await;
+    let mut config = sprinkler_config(&master.base, 800);
+    config["timing"]["wifi_timeout_ms"] = 1_000.into();
+    let node = Node::start(&config, RAW_20_PERCENT);
+    node.wait_for("the valve ON", Duration::from_secs(10), |t| {
+        t.first(1, 0).is_some()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let dropped_at = unix_ms();
+    node.set_flag("wifi_down", true);
+    let wet_from = unix_ms();
+    node.set_soil_raw(RAW_60_PERCENT);
+    let timeline = node
+        .wait_for(
+            "the valve OFF at its lease deadline while Wi-Fi is down",
+            Duration::from_secs(5),
+            |t| t.first(0, dropped_at).is_some(),
+        )
+        .await;
+    let off_at = timeline.first(0, dropped_at).expect("OFF after the drop");
+    // The last report before the drop was sent at most ~300 ms before it: its lease ends at
+    // least ~700 ms after the drop, and at most LEASE_MS after it.
+    assert!(
+        off_at >= dropped_at + LEASE_MS / 4 && off_at <= dropped_at + LEASE_MS + OFF_SLACK_MS,
+        "the valve went OFF {} ms after Wi-Fi dropped; it must hold its {LEASE_MS} ms lease to the deadline:\n{}",
+        off_at - dropped_at,
+        timeline.text
+    );
+    tokio::time::sleep(Duration::from_millis(
+        (dropped_at + 2_200).saturating_sub(unix_ms()),
+    ))
+    .await;
+    let restored_at = unix_ms();
+    node.set_flag("wifi_down", false);
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let points = loop {
+        let readings = master
+            .admin_get("/api/v1/nodes/bed-1/readings?sensor=soil_moisture")
+            .await;
+        let points: Vec<(u64, f64)> = readings["points"]
+            .as_array()
+            .map(|points| points.iter().filter_map(point_ms).collect())
+            .unwrap_or_default();
+        let outage_points = points
+            .iter()
+            .filter(|&&(at, value)| value == 60.0 && at < restored_at)
+            .count();
+        if outage_points >= 5 {
+            break points;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the backlog did not arrive after Wi-Fi came back: {outage_points} readings of 60 % stamped during the outage; points {points:?}\nconsole:\n{}",
+            node.console()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for &(at, value) in &points {
+        if value == 60.0 {
+            assert!(
+                at + 50 >= wet_from,
+                "a 60 % reading is stamped {} ms before the sensor read 60 %: {points:?}",
+                wet_from - at
+            );
+        }
+    }
+    let timeline = node.timeline();
+    assert!(
+        timeline
+            .relay()
+            .iter()
+            .all(|&(at, level)| at <= off_at || at >= restored_at || level == 0),
+        "the valve went ON while Wi-Fi was down:\n{}",
+        timeline.text
+    );
+    let lost = timeline.position(|event| event == "wifi lost");
+    let reconnected = timeline
+        .events
+        .iter()
+        .position(|(at, event)| *at >= restored_at && event == "wifi connect garden ok");
+    assert!(
+        lost.is_some() && reconnected.is_some(),
+        "the node did not notice the drop and reconnect itself:\n{}",
+        timeline.text
+    );
+    let console = node.console();
+    assert!(
+        console.contains("pk: wifi lost") && console.contains("backlog entries delivered"),
+        "the console does not tell the dropout and the delivery:\n{console}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_max_on_cuts_a_run_the_master_keeps_granting_until_a_fresh_report() {
+    let Some(()) = micropython_available() else {
+        return;
+    };
+    const MAX_ON_MS: u64 = 1_400;
+    // Every answer grants 10 s and comes 300 ms after the report, so a report is usually in
+    // flight when the cap cuts: its grant must not switch the valve back ON.
+    let (port, served) =
+        fake_master_serving(Vec::new(), Reply::Grant(10_000), Duration::from_millis(300));
+    let mut config = sprinkler_config(&fake_base("127.0.0.1", port), 800);
+    config["outputs"]["valve"]["max_on_ms"] = MAX_ON_MS.into();
+    let node = Node::start(&config, RAW_20_PERCENT);
+
+    let timeline = node
+        .wait_for("two runs cut by max_on", Duration::from_secs(10), |t| {
+            let levels: Vec<u8> = t.relay().iter().map(|&(_, level)| level).collect();
+            levels.windows(2).filter(|pair| pair == &[1, 0]).count() >= 2
+        })
+        .await;
+    let log: Vec<Served> = served.try_iter().collect();
+    let relay = timeline.relay();
+    let changes: Vec<(u64, u8)> = relay
+        .iter()
+        .enumerate()
+        .filter(|&(index, &(_, level))| index == 0 || relay[index - 1].1 != level)
+        .map(|(_, &change)| change)
+        .collect();
+    let runs: Vec<(u64, u64)> = changes
+        .windows(2)
+        .filter(|pair| pair[0].1 == 1 && pair[1].1 == 0)
+        .map(|pair| (pair[0].0, pair[1].0))
+        .collect();
+    assert!(runs.len() >= 2, "two runs expected:\n{}", timeline.text);
+    for &(on, off) in &runs {
+        assert!(
+            off - on + 100 >= MAX_ON_MS && off - on <= MAX_ON_MS + OFF_SLACK_MS,
+            "a run under a 10 s grant lasted {} ms; the local max_on is {MAX_ON_MS} ms:\n{}",
+            off - on,
+            timeline.text
+        );
+    }
+    let (_, cut) = runs[0];
+    let (again, _) = runs[1];
+    let fresh = log
+        .iter()
+        .find(|served| served.received_at >= cut && served.valve_reported == Some(false))
+        .unwrap_or_else(|| panic!("no report saying the valve is OFF after the cut: {log:?}"));
+    assert!(
+        again >= fresh.replied_at,
+        "the valve went ON again at {again} before the master answered the first report after the cut ({fresh:?}):\n{}\n{log:?}",
+        timeline.text
+    );
+    let console = node.console();
+    assert!(
+        console.contains(&format!("local max_on {MAX_ON_MS} ms reached")),
+        "the console does not name the local max_on:\n{console}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_that_accepts_and_never_answers_cannot_hold_the_relay_on() {
+    let Some(()) = micropython_available() else {
+        return;
+    };
+    let script = vec![Reply::Grant(LEASE_MS); 3];
+    let (port, served) = fake_master_serving(script, Reply::Hang, Duration::ZERO);
+    // The socket timeout (3 s) is far longer than the 1 s lease; the watchdog (1.5 s) runs.
+    let mut config = sprinkler_config(&fake_base("127.0.0.1", port), 3_000);
+    config["timing"]["watchdog_ms"] = 1_500.into();
+    let mut node = Node::start(&config, RAW_20_PERCENT);
+
+    let log = collect_until(&served, &node, Duration::from_secs(10), |log| {
+        log.iter().any(|served| matches!(served.reply, Reply::Hang))
+    })
+    .await;
+    let last_grant = log
+        .iter()
+        .rev()
+        .find(|served| matches!(served.reply, Reply::Grant(_)))
+        .expect("grants before the hang")
+        .replied_at;
+    let timeline = node
+        .wait_for(
+            "the valve OFF while the master hangs",
+            Duration::from_secs(5),
+            |t| t.first(0, last_grant).is_some(),
+        )
+        .await;
+    let off_at = timeline.first(0, last_grant).expect("OFF");
+    assert!(
+        off_at <= last_grant + LEASE_MS + OFF_SLACK_MS,
+        "the valve went OFF {} ms after the last grant; the lease is {LEASE_MS} ms:\n{}",
+        off_at - last_grant,
+        timeline.text
+    );
+    // The stuck request times out and the node tries again, fed watchdog and all.
+    collect_until(&served, &node, Duration::from_secs(8), |more| {
+        more.iter()
+            .any(|served| matches!(served.reply, Reply::Hang))
+    })
+    .await;
+    assert!(
+        node.process.try_status().is_none(),
+        "the node ended while the master hung:\n{}",
+        node.console()
+    );
+    let timeline = node.timeline();
+    assert!(
+        !timeline.text.contains("wdt reset"),
+        "a slow master must not starve the watchdog:\n{}",
+        timeline.text
+    );
+    assert!(
+        node.console().contains("no answer within 3000 ms"),
+        "the console does not tell the timeout:\n{}",
+        node.console()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_board_is_reset_by_the_watchdog_and_boots_with_the_relay_off() {
+    use std::os::unix::process::ExitStatusExt;
+    let Some(()) = micropython_available() else {
+        return;
+    };
+    const WATCHDOG_MS: u64 = 1_000;
+    let (port, _served) = fake_master_serving(Vec::new(), Reply::Grant(10_000), Duration::ZERO);
+    let mut config = sprinkler_config(&fake_base("127.0.0.1", port), 800);
+    config["timing"]["watchdog_ms"] = WATCHDOG_MS.into();
+    let mut node = Node::start(&config, RAW_20_PERCENT);
+    node.wait_for("the valve ON", Duration::from_secs(10), |t| {
+        t.first(1, 0).is_some()
+    })
+    .await;
+
+    // The soil sensor's driver hangs: the whole event loop stops, lease task included.
+    let hung_at = unix_ms();
+    node.set_flag("hang_sensors", true);
+    let status = node.process.wait_for_exit(Duration::from_secs(5));
+    assert_eq!(
+        status.and_then(|status| status.signal()),
+        Some(9),
+        "the watchdog did not kill the stuck node ({status:?}):\n{}",
+        node.console()
+    );
+    let timeline = node.timeline();
+    let reset_at = timeline
+        .events
+        .iter()
+        .find(|(_, event)| event == "wdt reset")
+        .map(|&(at, _)| at)
+        .unwrap_or_else(|| panic!("no `wdt reset` event:\n{}", timeline.text));
+    assert!(
+        reset_at + 200 >= hung_at + WATCHDOG_MS && reset_at <= hung_at + WATCHDOG_MS + 500,
+        "the watchdog fired {} ms after the board hung; its timeout is {WATCHDOG_MS} ms:\n{}",
+        reset_at - hung_at,
+        timeline.text
+    );
+    assert_eq!(
+        timeline.level_at(reset_at),
+        1,
+        "the 10 s grant should still have held the valve when the board hung:\n{}",
+        timeline.text
+    );
+
+    node.set_flag("hang_sensors", false);
+    let rebooted_at = unix_ms();
+    node.reset();
+    let timeline = node
+        .wait_for(
+            "the valve ON again after the reset",
+            Duration::from_secs(10),
+            |t| t.first(1, rebooted_at).is_some(),
+        )
+        .await;
+    let after: Vec<&str> = timeline
+        .events
+        .iter()
+        .filter(|(at, _)| *at >= rebooted_at)
+        .map(|(_, event)| event.as_str())
+        .collect();
+    let first_pin = after.iter().position(|event| event.starts_with("pin "));
+    let first_wifi = after.iter().position(|event| event.starts_with("wifi "));
+    assert!(
+        first_pin.is_some_and(|pin| after[pin] == format!("pin {VALVE_PIN} 0")
+            && first_wifi.is_some_and(|wifi| pin < wifi)),
+        "after the reset the relay was not driven OFF before Wi-Fi: {after:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_master_may_be_a_host_name_and_the_console_shows_the_mac() {
+    let Some(()) = micropython_available() else {
+        return;
+    };
+    let (port, _served) = fake_master_serving(Vec::new(), Reply::Grant(10_000), Duration::ZERO);
+    let dir = tempfile::tempdir().expect("node dir");
+    std::fs::write(dir.path().join("mac"), "a4cf12345678").expect("the shim's MAC");
+    let node = Node::start_in(
+        dir,
+        &sprinkler_config(&fake_base("localhost", port), 800),
+        RAW_20_PERCENT,
+    );
+    node.wait_for(
+        "the valve ON from the master at localhost",
+        Duration::from_secs(10),
+        |t| t.first(1, 0).is_some(),
+    )
+    .await;
+    let console = node.console();
+    let mac = console.find("pk: wifi MAC a4:cf:12:34:56:78");
+    let connected = console.find("pk: wifi connected");
+    assert!(
+        mac.is_some() && mac < connected,
+        "the MAC is not printed at boot before Wi-Fi connects:\n{console}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_host_name_that_does_not_resolve_is_named_on_the_console_and_relays_stay_off() {
+    let Some(()) = micropython_available() else {
+        return;
+    };
+    let mut node = Node::start(
+        &sprinkler_config("http://no-such-master.invalid:8001", 800),
+        RAW_20_PERCENT,
+    );
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let expected =
+        "master unreachable: cannot resolve the master's host name no-such-master.invalid";
+    while !node.console().contains(expected) {
+        assert!(
+            Instant::now() < deadline && node.process.try_status().is_none(),
+            "the console does not say `{expected}`:\n{}",
+            node.console()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        node.console().contains("relays OFF"),
+        "the console does not say the relays are OFF:\n{}",
+        node.console()
+    );
+    let timeline = node.timeline();
+    assert!(
+        !timeline.relay().is_empty() && timeline.relay().iter().all(|&(_, level)| level == 0),
+        "the relay was not held OFF:\n{}",
+        timeline.text
     );
 }

@@ -142,16 +142,36 @@ def check_wifi(wifi, errors):
     return {"ssid": ssid, "password": password}
 
 
+MASTER_EXAMPLE = "expected a URL like \"http://10.3.141.1:8001\" or \"http://plantkeeper.local:8001\""
+
+
+def valid_host(host):
+    """Whether ``host`` is an IPv4 address or a host name (letters, digits, ``-`` and dots;
+    labels of 1-63 characters not starting or ending with ``-``)."""
+    if len(host) > 253:
+        return False
+    for label in host.split("."):
+        if not 1 <= len(label) <= 63 or label[0] == "-" or label[-1] == "-":
+            return False
+        for char in label:
+            if not ("a" <= char.lower() <= "z" or "0" <= char <= "9" or char == "-"):
+                return False
+    return True
+
+
 def check_master(url, errors):
-    """``http://HOST:PORT`` (no path, no https: the node speaks plain HTTP on the garden's
-    own Wi-Fi); returns ``(host, port)``."""
+    """``http://HOST:PORT`` where HOST is an address or a host name (no path, no https: the
+    node speaks plain HTTP on the garden's own Wi-Fi); returns ``(host, port)``."""
     if not isinstance(url, str) or not url.startswith("http://"):
-        errors.append("master: expected a URL like \"http://10.3.141.1:8001\", got %r" % (url,))
+        errors.append("master: %s, got %r" % (MASTER_EXAMPLE, url))
         return None
     rest = url[7:].rstrip("/")
     host, _, port = rest.partition(":")
     if not host or "/" in rest:
-        errors.append("master: expected a URL like \"http://10.3.141.1:8001\", got %r" % url)
+        errors.append("master: %s, got %r" % (MASTER_EXAMPLE, url))
+        return None
+    if not valid_host(host):
+        errors.append("master: %r is neither an IPv4 address nor a host name" % host)
         return None
     if not port:
         return (host, 80)

@@ -8,7 +8,13 @@ Two asyncio tasks share one LeaseKeeper:
   the report task is alive. A board stuck anywhere is reset by the watchdog and boots OFF.
 * ``report_task`` samples the sensors every ``report_every_ms``, posts a report (HTTP/1.0 over
   a non-blocking socket, bounded by ``http_timeout_ms``), applies the answer, and on any failure
-  switches every relay OFF, keeps the readings in the backlog and backs off with jitter.
+  switches every relay OFF, keeps the readings in the backlog and backs off with jitter. While
+  Wi-Fi is down it does not try: readings go to the backlog, relays keep their leases until
+  their deadlines, and the station is reconnected every ``wifi_timeout_ms``.
+
+The master is ``http://HOST:PORT`` where HOST is an address or a host name. A name is looked up
+(``getaddrinfo``, which blocks the board) only when no address is known: at boot and after a
+failed report, that is only while every relay is already OFF.
 
 Use from main.py::
 
@@ -50,6 +56,30 @@ def log(message):
 
 class AnswerError(ValueError):
     """The master's answer is not a well-formed 200 answer; the relays go OFF."""
+
+
+class ResolveError(OSError):
+    """The master's host name did not resolve to an address."""
+
+
+def resolve(host, port):
+    """``(family, address)`` to connect to ``host:port`` over TCP, IPv4 preferred; raises
+    ResolveError naming the host when there is none."""
+    try:
+        found = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+    except OSError as error:
+        raise ResolveError("cannot resolve the master's host name %s (%s)" % (host, error))
+    for entry in found:
+        if entry[0] == socket.AF_INET:
+            return entry[0], entry[-1]
+    if not found:
+        raise ResolveError("no address for the master's host name %s" % host)
+    return found[0][0], found[0][-1]
+
+
+def format_mac(mac):
+    """``aa:bb:cc:dd:ee:ff`` of 6 MAC address bytes."""
+    return ":".join("%02x" % byte for byte in mac)
 
 
 def is_int(value, low, high):
@@ -196,11 +226,11 @@ def split_response(data):
     return status, length, bytes(data[end + 4 :])
 
 
-async def exchange(address, request):
+async def exchange(family, address, request):
     """Send ``request`` and read the response until its Content-Length (or EOF), at most
     MAX_ANSWER_BYTES. Returns ``(status, body bytes)``. The socket never blocks the event loop
     and is closed even when the caller's timeout cancels this coroutine."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setblocking(False)
         try:
@@ -288,15 +318,21 @@ class Node:
         self.wdt = None
         self.wlan = None
         self.wifi_started = None
+        self.wifi_linked = False
+        self.master_address = None  # (family, address) while the master answers
         self.down_reason = None
 
     # --- relays -----------------------------------------------------------------------------
 
     def drive_relays(self, reason):
-        """Set every relay from the lease state now."""
-        states = self.keeper.relays(self.clock.now())
+        """Set every relay from the lease state now; a run cut by the local max_on says so."""
+        now = self.clock.now()
+        states = self.keeper.relays(now)
         for index, relay in enumerate(self.relays):
-            relay.set(states[index], reason)
+            why = reason
+            if relay.on and not states[index] and self.keeper.held_off_by_max_on(index, now):
+                why = "local max_on %d ms reached; OFF until a grant after a fresh report" % self.config["outputs"][index]["max_on_ms"]
+            relay.set(states[index], why)
 
     def all_off(self, reason):
         """Rule 1: every relay OFF and every pending request forgotten."""
@@ -321,6 +357,7 @@ class Node:
         if self.wlan is None:
             self.wlan = network.WLAN(network.STA_IF)
             self.wlan.active(True)
+            log("wifi MAC %s (reserve a fixed DHCP address for it)" % format_mac(self.wlan.config("mac")))
         wifi = self.config["wifi"]
         try:
             self.wlan.disconnect()
@@ -333,9 +370,18 @@ class Node:
         self.wifi_started = self.clock.now()
 
     def wifi_up(self):
-        """Whether Wi-Fi is connected; restarts a connection attempt that took too long."""
+        """Whether Wi-Fi is connected. Logs losing and regaining the link; reconnects at once
+        when the link is lost, then every wifi_timeout_ms until it is back."""
         if self.wlan.isconnected():
+            if not self.wifi_linked:
+                self.wifi_linked = True
+                log("wifi connected %s" % (self.wlan.ifconfig()[0],))
             return True
+        if self.wifi_linked:
+            self.wifi_linked = False
+            log("wifi lost; relays keep their leases, readings go to the backlog; reconnecting")
+            self.start_wifi()
+            return False
         elapsed = pk_lease.wrapping_sub(self.clock.now(), self.wifi_started)
         if elapsed >= self.timing["wifi_timeout_ms"]:
             log("wifi not connected after %d ms, reconnecting" % elapsed)
@@ -346,12 +392,10 @@ class Node:
         """At boot: wait (bounded by wifi_timeout_ms) for the first connection."""
         self.start_wifi()
         waited = 0
-        while not self.wlan.isconnected() and waited < self.timing["wifi_timeout_ms"]:
+        while not self.wifi_up() and waited < self.timing["wifi_timeout_ms"]:
             self.report_due = pk_lease.wrapping_add(self.clock.now(), 100 + STUCK_SLACK_MS)
             await asyncio.sleep_ms(100)
             waited += 100
-        if self.wlan.isconnected():
-            log("wifi connected %s" % (self.wlan.ifconfig()[0],))
 
     # --- reports ----------------------------------------------------------------------------
 
@@ -365,26 +409,34 @@ class Node:
             readings["backlog_dropped"] = self.backlog.dropped
         return readings
 
-    def fail(self, reason):
-        """A failed attempt: relays OFF, and the next attempt after a jittered back-off."""
-        self.all_off(reason)
-        if self.down_reason is None:
+    def note_down(self, reason):
+        """Remember why reports do not get through; logs each new reason once."""
+        if reason != self.down_reason:
             log("master unreachable: %s" % reason)
         self.down_reason = reason
+
+    def fail(self, reason):
+        """A failed attempt: relays OFF, the master's address forgotten (looked up again, with
+        every relay OFF), and the next attempt after a jittered back-off."""
+        self.all_off(reason)
+        self.master_address = None
+        self.note_down(reason + "; relays OFF")
         self.backoff = next_backoff(self.backoff, self.timing["backoff_min_ms"], self.timing["backoff_max_ms"])
         self.next_attempt = pk_lease.wrapping_add(self.clock.now(), jittered(self.backoff))
 
     async def post(self, request):
         """``(status, body)`` of one exchange with the master, bounded by http_timeout_ms."""
-        host, port = self.config["master"]
-        address = socket.getaddrinfo(host, port)[0][-1]
-        return await asyncio.wait_for_ms(exchange(address, request), self.timing["http_timeout_ms"])
+        family, address = self.master_address
+        return await asyncio.wait_for_ms(exchange(family, address, request), self.timing["http_timeout_ms"])
 
     async def attempt(self, readings):
         """Send one report with the backlog; returns whether the master acknowledged it."""
-        if not self.wifi_up():
-            self.fail("wifi down")
-            return False
+        if self.master_address is None:
+            try:
+                self.master_address = resolve(*self.config["master"])
+            except ResolveError as error:
+                self.fail(str(error))
+                return False
         self.seq = (self.seq + 1) & U32
         now = self.clock.now()
         states = {relay.name: relay.on for relay in self.relays}
@@ -443,7 +495,9 @@ class Node:
             readings = self.take_readings()
             taken_at = self.clock.now()
             delivered = False
-            if pk_lease.reached(taken_at, self.next_attempt):
+            if not self.wifi_up():
+                self.note_down("wifi down")
+            elif pk_lease.reached(taken_at, self.next_attempt):
                 delivered = await self.attempt(readings)
             if not delivered:
                 self.backlog.add(taken_at, readings)

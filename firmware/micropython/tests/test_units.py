@@ -157,10 +157,31 @@ def test_config_errors_name_every_field():
         expect("an error names %s" % needle, any(needle in message for message in errors), True)
 
 
+def test_master_url_takes_an_address_or_a_host_name():
+    for url, expected in (("http://10.3.141.1:8001", ("10.3.141.1", 8001)), ("http://plantkeeper.local:8001", ("plantkeeper.local", 8001)),
+                          ("http://localhost", ("localhost", 80)), ("http://Pi-4.lan:9/", ("Pi-4.lan", 9))):
+        errors = []
+        expect("master %s" % url, pk_config.check_master(url, errors), expected)
+        expect("master %s has no errors" % url, errors, [])
+    for url, needle in (("http://plant keeper:8001", "neither an IPv4 address nor a host name"), ("http://-pi.local", "neither"),
+                        ("http://a..b:1", "neither"), ("http://pi.local:0", "port must be 1-65535"), ("pi.local:8001", "expected a URL")):
+        errors = []
+        expect("master %s refused" % url, pk_config.check_master(url, errors), None)
+        expect("master %s names the problem" % url, len(errors) == 1 and needle in errors[0], True)
+
+
+def test_resolve_and_mac():
+    import socket
+
+    family, _ = plantkeeper.resolve("localhost", 8001)
+    expect("localhost resolves to IPv4", family, socket.AF_INET)
+    expect("MAC format", plantkeeper.format_mac(bytes([0x24, 0x6F, 0x28, 0, 0xB2, 0xC3])), "24:6f:28:00:b2:c3")
+
+
 for test in (test_two_point_calibration, test_sht31_frames, test_sensor_drivers_on_the_shims, test_answer_parsing,
              test_http_response_splitting, test_backlog_is_bounded_and_counts_drops, test_backoff_and_jitter,
              test_node_clock_widens_a_30_bit_tick_counter, test_example_configs_are_valid,
-             test_config_errors_name_every_field):
+             test_config_errors_name_every_field, test_master_url_takes_an_address_or_a_host_name, test_resolve_and_mac):
     test()
 if failures:
     print("units: %d failed" % failures)

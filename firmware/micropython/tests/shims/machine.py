@@ -1,6 +1,9 @@
 """Shim of MicroPython's ``machine`` for the unix port: only hardware is faked. Output pins
 record every level change in events.log (``pin <id> <level>``); ADC values, echo pulse widths
-and SHT31 frames come from files the test writes (see shim_state)."""
+and SHT31 frames come from files the test writes (see shim_state); the watchdog is real."""
+
+import os
+import time
 
 import shim_state
 
@@ -58,19 +61,37 @@ class ADC:
         self.pin = pin.id
 
     def read_u16(self):
+        """The value in ``adc_<pin>``; blocks (like a driver stuck on its bus) while the file
+        ``hang_sensors`` exists."""
+        shim_state.hang_while("hang_sensors")
         return int(shim_state.read_input("adc_%d" % self.pin, 0))
 
 
 class WDT:
-    """A watchdog that records its start and counts feeds (it cannot reset a process)."""
-
-    feeds = 0
+    """A real watchdog for the unix port: a thread checks every 20 ms that ``feed`` was called
+    within ``timeout`` ms; if not, it records ``wdt reset`` and kills the whole interpreter with
+    SIGKILL, like the ESP32's hardware reset (nothing in the process runs after it: no
+    ``finally``, no relay OFF; the board's pull-downs and the next boot do that). Like the
+    hardware, it cannot be stopped once started."""
 
     def __init__(self, id=0, timeout=5000):
+        import _thread
+
+        self._timeout = timeout
+        self._fed = [time.ticks_ms()]
         shim_state.record("wdt start %d" % timeout)
+        _thread.start_new_thread(self._watch, ())
 
     def feed(self):
-        WDT.feeds += 1
+        self._fed[0] = time.ticks_ms()
+
+    def _watch(self):
+        with open("/proc/self/stat") as file:
+            pid = int(file.read().split()[0])
+        while time.ticks_diff(time.ticks_ms(), self._fed[0]) <= self._timeout:
+            time.sleep_ms(20)
+        shim_state.record("wdt reset")
+        os.system("kill -KILL %d" % pid)
 
 
 class I2C:

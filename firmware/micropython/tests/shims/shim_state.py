@@ -35,3 +35,9 @@ def exists(name):
         return True
     except OSError:
         return False
+
+
+def hang_while(name):
+    """Block the calling thread while the test keeps ``DIR/name`` in place."""
+    while exists(name):
+        time.sleep_ms(20)
