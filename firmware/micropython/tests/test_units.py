@@ -178,10 +178,39 @@ def test_resolve_and_mac():
     expect("MAC format", plantkeeper.format_mac(bytes([0x24, 0x6F, 0x28, 0, 0xB2, 0xC3])), "24:6f:28:00:b2:c3")
 
 
+class FeedCounter:
+    """Stands in for machine.WDT: counts feeds."""
+
+    def __init__(self):
+        self.feeds = 0
+
+    def feed(self):
+        self.feeds += 1
+
+
+def test_watchdog_is_fed_only_while_the_report_loop_keeps_its_schedule():
+    import asyncio
+
+    node = plantkeeper.Node(pk_config.load(FIRMWARE + "/examples/sprinkler/config.json"))
+
+    async def lease_task_for(ms):
+        try:
+            await asyncio.wait_for_ms(node.lease_task(), ms)
+        except asyncio.TimeoutError:
+            pass
+
+    for due_in, fed in ((10000, True), (0, False)):
+        node.wdt = FeedCounter()
+        node.report_due = pk_lease.wrapping_add(node.clock.now(), due_in)
+        asyncio.run(lease_task_for(350))
+        expect("watchdog fed with the report loop due in %d ms" % due_in, node.wdt.feeds >= 3 if fed else node.wdt.feeds, True if fed else 0)
+
+
 for test in (test_two_point_calibration, test_sht31_frames, test_sensor_drivers_on_the_shims, test_answer_parsing,
              test_http_response_splitting, test_backlog_is_bounded_and_counts_drops, test_backoff_and_jitter,
              test_node_clock_widens_a_30_bit_tick_counter, test_example_configs_are_valid,
-             test_config_errors_name_every_field, test_master_url_takes_an_address_or_a_host_name, test_resolve_and_mac):
+             test_config_errors_name_every_field, test_master_url_takes_an_address_or_a_host_name, test_resolve_and_mac,
+             test_watchdog_is_fed_only_while_the_report_loop_keeps_its_schedule):
     test()
 if failures:
     print("units: %d failed" % failures)
