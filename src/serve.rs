@@ -1,13 +1,15 @@
 //! `plantkeeper serve --config FILE`.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use plantkeeper_control::load::{LoadError, load_file};
+use plantkeeper_control::load::{LoadError, load_file_with_env};
 use plantkeeper_master::Master;
 use plantkeeper_master::app::{serve, shutdown_signal};
 use plantkeeper_master::clock::SystemClock;
+use plantkeeper_master::mdns::Advertisement;
 
 use crate::cli::CommandError;
 use crate::database::open_store;
@@ -15,7 +17,7 @@ use crate::logging::init_logging;
 
 /// Loads the settings, opens the store, and serves until SIGINT/SIGTERM.
 pub async fn run_serve(config: PathBuf) -> Result<(), CommandError> {
-    let settings = load_file(&config).map_err(|error| match error {
+    let settings = load_file_with_env(&config).map_err(|error| match error {
         LoadError::Invalid(errors) => {
             CommandError::InvalidSettings(errors.iter().map(ToString::to_string).collect())
         }
@@ -29,8 +31,47 @@ pub async fn run_serve(config: PathBuf) -> Result<(), CommandError> {
         .with_context(|| format!("cannot listen on {listen} ([master] listen)"))?;
     let base_dir = config.parent().map(Path::to_path_buf).unwrap_or_default();
     let store = open_store(&settings.master.database, &base_dir).await?;
+    let advertised = settings
+        .master
+        .mdns
+        .then(|| settings.master.mdns_name.clone());
     let master = Master::start(Arc::new(settings), store, Arc::new(SystemClock)).await?;
+    let bound = listener.local_addr().unwrap_or(listen);
+    let advertisement = advertised.and_then(|name| start_advertising(&name, bound));
     tracing::info!(%listen, "serving");
-    serve(master, listener, shutdown_signal()).await?;
+    let served = serve(master, listener, shutdown_signal()).await;
+    if let Some(advertisement) = advertisement {
+        stop_advertising(advertisement).await;
+    }
+    served?;
     Ok(())
+}
+
+/// Starts the mDNS advertisement; a failure is logged and serving goes on (nodes that know
+/// the master's address still reach it, and plants must not wait on name service).
+fn start_advertising(name: &str, bound: SocketAddr) -> Option<Advertisement> {
+    match Advertisement::start(name, bound) {
+        Ok(advertisement) => {
+            tracing::info!(
+                service = advertisement.fullname(),
+                host = %format!("{name}.local"),
+                "advertising over mDNS"
+            );
+            Some(advertisement)
+        }
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "mDNS advertisement failed; nodes must use the master's address");
+            None
+        }
+    }
+}
+
+/// Withdraws the advertisement (goodbye packets) off the async threads.
+async fn stop_advertising(advertisement: Advertisement) {
+    let stopped = tokio::task::spawn_blocking(move || advertisement.stop()).await;
+    match stopped {
+        Ok(Ok(())) => tracing::info!("mDNS advertisement withdrawn"),
+        Ok(Err(error)) => tracing::warn!(error = %format!("{error:#}"), "mDNS withdrawal failed"),
+        Err(error) => tracing::warn!(%error, "mDNS withdrawal failed"),
+    }
 }

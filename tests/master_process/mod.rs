@@ -205,9 +205,19 @@ impl MasterProcess {
     /// `plantkeeper serve` on it, retrying with another port if that one was taken meanwhile;
     /// returns once `/healthz` answers 200.
     pub async fn start(dir: &Path, settings: impl Fn(u16) -> String) -> MasterProcess {
+        Self::start_with_env(dir, &[], settings).await
+    }
+
+    /// Like [`MasterProcess::start`], with the variables `env` added to the process's
+    /// environment.
+    pub async fn start_with_env(
+        dir: &Path,
+        env: &[(&str, &str)],
+        settings: impl Fn(u16) -> String,
+    ) -> MasterProcess {
         let mut last_failure = String::new();
         for _attempt in 0..3 {
-            match Self::try_start_on_port(dir, free_port(), &settings).await {
+            match Self::try_start_on_port(dir, free_port(), env, &settings).await {
                 Ok(master) => return master,
                 Err(failure) if failure.contains("cannot listen") => last_failure = failure,
                 Err(failure) => panic!("the master did not start: {failure}"),
@@ -223,7 +233,7 @@ impl MasterProcess {
         port: u16,
         settings: impl Fn(u16) -> String,
     ) -> MasterProcess {
-        Self::try_start_on_port(dir, port, &settings)
+        Self::try_start_on_port(dir, port, &[], &settings)
             .await
             .unwrap_or_else(|failure| panic!("the master did not start on port {port}: {failure}"))
     }
@@ -231,6 +241,7 @@ impl MasterProcess {
     async fn try_start_on_port(
         dir: &Path,
         port: u16,
+        env: &[(&str, &str)],
         settings: &impl Fn(u16) -> String,
     ) -> Result<MasterProcess, String> {
         let config = dir.join("plantkeeper.toml");
@@ -241,6 +252,7 @@ impl MasterProcess {
             Command::new(BINARY)
                 .args(["serve", "--config"])
                 .arg(&config)
+                .envs(env.iter().copied())
                 .current_dir(dir)
                 .stdin(Stdio::null())
                 .stdout(create_file(&unique_path(dir, "serve-stdout")))

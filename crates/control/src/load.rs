@@ -14,10 +14,12 @@
 mod alerts;
 mod conflicts;
 mod cycles;
+mod environment;
 mod error;
 mod formats;
 mod legacy;
 mod master;
+mod mdns;
 mod nodes;
 mod outputs;
 mod reader;
@@ -31,9 +33,11 @@ use std::path::Path;
 use toml::de::DeTable;
 
 pub use alerts::{DEFAULT_NODE_SILENT_AFTER, NODE_SILENT_AFTER_LIMITS};
+pub use environment::{ADMIN_TOKEN_SHA256_ENV, apply_environment};
 pub use error::{ConfigError, LoadError};
 pub use legacy::MAX_LEGACY_TAG_CHARS;
 pub use master::{DEFAULT_DATABASE, DEFAULT_LISTEN, DEFAULT_TIMEZONE};
+pub use mdns::{DEFAULT_MDNS_NAME, MDNS_NAME_RULE, is_valid_dns_label};
 pub use nodes::MIN_TOKEN_CHARS;
 pub use outputs::{MAX_ON_LIMITS, MAX_ON_PER_DAY_LIMITS, MIN_OFF_LIMITS, MIN_ON_LIMITS};
 pub use reader::DurationLimits;
@@ -137,6 +141,14 @@ pub fn load_file(path: &Path) -> Result<Settings, LoadError> {
         source,
     })?;
     load_settings(&path.display().to_string(), &text).map_err(LoadError::Invalid)
+}
+
+/// Reads and loads a config file, then applies the overrides set in this process's
+/// environment ([`apply_environment`]): what `check` and `serve` run.
+pub fn load_file_with_env(path: &Path) -> Result<Settings, LoadError> {
+    let mut settings = load_file(path)?;
+    apply_environment(&mut settings, |name| std::env::var_os(name))?;
+    Ok(settings)
 }
 
 /// A top-level section that is present and is a table.

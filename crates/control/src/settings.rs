@@ -42,6 +42,11 @@ pub struct MasterSettings {
     pub location: Option<Location>,
     /// SHA-256 of the admin bearer token; `None` disables the admin/read API.
     pub admin_token_sha256: Option<[u8; 32]>,
+    /// `mdns`: advertise the master over multicast DNS (`_plantkeeper._tcp.local.`), default off.
+    pub mdns: bool,
+    /// `mdns_name`: the DNS label of the advertised host and instance (`NAME.local.`),
+    /// default `plantkeeper`.
+    pub mdns_name: String,
 }
 
 /// `[telemetry]`.

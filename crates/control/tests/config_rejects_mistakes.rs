@@ -276,6 +276,38 @@ fn cases() -> Vec<Case> {
             "master.database",
             "expected `sqlite://PATH` or `postgres://",
         ),
+        case(
+            "mdns is not a boolean",
+            "[master]",
+            "[master]\nmdns = \"yes\"",
+            (2, 8),
+            "master.mdns",
+            "expected `true` or `false`, got string \"yes\"",
+        ),
+        case(
+            "mdns_name is not a DNS label",
+            "[master]",
+            "[master]\nmdns = true\nmdns_name = \"Plant_Keeper\"",
+            (3, 13),
+            "master.mdns_name",
+            "`Plant_Keeper` is not a DNS label: 1 to 63 characters a-z, 0-9 and `-`",
+        ),
+        case(
+            "mdns_name too long",
+            "[master]",
+            format!("[master]\nmdns_name = \"{}\"", "a".repeat(64)),
+            (2, 13),
+            "master.mdns_name",
+            "is not a DNS label",
+        ),
+        case(
+            "mdns advertising a loopback address",
+            "[master]",
+            "[master]\nlisten = \"127.0.0.1:8001\"\nmdns = true",
+            (3, 8),
+            "master.mdns",
+            "`listen` is the loopback address 127.0.0.1:8001, which no node can reach",
+        ),
         // References.
         case(
             "unknown node",

@@ -12,6 +12,7 @@ pub mod health;
 pub mod legacy;
 pub mod live;
 pub mod master;
+pub mod mdns;
 pub mod overrides;
 pub mod read_api;
 pub mod report;

@@ -37,6 +37,14 @@ pub enum LoadError {
     /// The file was read but is not a valid config; every problem found is listed.
     #[error("{}", render_all(.0))]
     Invalid(Vec<ConfigError>),
+    /// An environment variable that overrides a setting is set to an invalid value.
+    #[error("{variable}: {message}")]
+    Environment {
+        /// The variable's name.
+        variable: &'static str,
+        /// What is wrong, and what would be right.
+        message: String,
+    },
 }
 
 fn render_all(errors: &[ConfigError]) -> String {

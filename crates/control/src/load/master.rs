@@ -1,8 +1,9 @@
-//! `[master]`: listen address, database, time zone, location, admin token.
+//! `[master]`: listen address, database, time zone, location, admin token, mDNS.
 
 use std::net::{Ipv4Addr, SocketAddr};
 
 use super::formats::{check_database, parse_sha256_hex};
+use super::mdns::{DEFAULT_MDNS_NAME, read_mdns};
 use super::reader::{Fields, Reader, Value};
 use crate::schedule::Location;
 use crate::settings::MasterSettings;
@@ -15,13 +16,15 @@ pub const DEFAULT_DATABASE: &str = "sqlite://plantkeeper.db";
 /// Default `timezone`.
 pub const DEFAULT_TIMEZONE: &str = "UTC";
 
-const KEYS: [&str; 6] = [
+const KEYS: [&str; 8] = [
     "listen",
     "database",
     "timezone",
     "latitude",
     "longitude",
     "admin_token_sha256",
+    "mdns",
+    "mdns_name",
 ];
 
 const MISPLACED: [(&str, &str); 7] = [
@@ -46,6 +49,8 @@ pub(super) fn read_master(
         timezone: jiff::tz::TimeZone::UTC,
         location: None,
         admin_token_sha256: None,
+        mdns: false,
+        mdns_name: DEFAULT_MDNS_NAME.to_owned(),
     };
     let Some(fields) = fields else {
         return master;
@@ -101,6 +106,7 @@ pub(super) fn read_master(
             }
         }
     }
+    (master.mdns, master.mdns_name) = read_mdns(reader, fields, master.listen);
     master
 }
 

@@ -120,6 +120,8 @@ impl Garden {
                     timezone,
                     location: None,
                     admin_token_sha256: None,
+                    mdns: false,
+                    mdns_name: "plantkeeper".to_owned(),
                 },
                 telemetry: TelemetrySettings {
                     log: "info".to_owned(),
