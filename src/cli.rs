@@ -39,6 +39,8 @@ pub enum Command {
         #[command(subcommand)]
         command: NodeCommand,
     },
+    /// Write the Wi-Fi access point's files (hostapd, dnsmasq, static address) for a Raspberry Pi.
+    ApConfig(crate::ap_config::ApConfigArgs),
     /// Measure the master under load: reports/s, latency, memory, durability (docs/BENCHMARKS.md).
     Bench(crate::bench::BenchArgs),
     /// The benchmark's HTTP ceiling: a trivial report endpoint (started by `bench`).
@@ -94,6 +96,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Node {
             command: NodeCommand::Add(args),
         } => crate::node_add::run_node_add(&args),
+        Command::ApConfig(args) => crate::ap_config::run_ap_config(&args),
         Command::Bench(args) => runtime_then(|| crate::bench::run_bench(args)),
         Command::BenchCeiling { listen } => runtime_then(|| crate::bench::run_ceiling(listen)),
     }
