@@ -325,14 +325,19 @@ fn invalid_options_name_the_option_and_write_nothing() {
     );
 }
 
-#[test]
-fn dnsmasq_accepts_the_file() {
+/// Whether `dnsmasq` can be run (skip-or-fail otherwise).
+fn dnsmasq_available() -> bool {
     let available = Command::new("dnsmasq")
         .arg("--version")
         .output()
         .map_err(|error| format!("{error} (apt-get install dnsmasq-base)"))
         .map(|_| ());
-    if !require_service("dnsmasq", "PATH", available) {
+    require_service("dnsmasq", "PATH", available)
+}
+
+#[test]
+fn dnsmasq_accepts_the_file() {
+    if !dnsmasq_available() {
         return;
     }
     let dir = tempfile::tempdir().expect("a temporary directory");
@@ -361,6 +366,33 @@ fn dnsmasq_accepts_the_file() {
     assert!(
         !test(&broken).status.success(),
         "dnsmasq accepted a misspelt option"
+    );
+}
+
+#[test]
+fn the_raspap_snippet_matches_ap_config_and_dnsmasq_accepts_it() {
+    let snippet =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/raspap/dnsmasq-plantkeeper.conf");
+    let text = std::fs::read_to_string(&snippet).expect("the RaspAP snippet exists");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    assert_eq!(ap_config(dir.path(), &GARDEN).code(), 0);
+    let generated = read(dir.path(), "dnsmasq-plantkeeper.conf");
+    let name_line = "host-record=plantkeeper.lan,plantkeeper,10.3.141.1\n";
+    assert!(generated.contains(name_line) && text.contains(name_line));
+    assert!(text.contains("dhcp-host=24:6f:28:a1:b2:c3,10.3.141.10,bed-1\n"));
+
+    if !dnsmasq_available() {
+        return;
+    }
+    let output = Command::new("dnsmasq")
+        .arg("--test")
+        .arg(format!("--conf-file={}", snippet.display()))
+        .output()
+        .expect("dnsmasq runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
     );
 }
 
