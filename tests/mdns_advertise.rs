@@ -4,7 +4,7 @@
 //!
 //! Multicast must not leave this machine, so the test runs in a private network namespace
 //! made with `unshare -n` (root): its own loopback, and a veth pair `pk0`/`pk1` with the access
-//! point's address 10.3.141.1/24 on `pk0`. The outer test re-runs this test binary inside it for
+//! point's address 10.3.141.1/24 (and a second one, .2) on `pk0`. The outer test re-runs this test binary inside it for
 //! the ignored inner test. Without `unshare`/`ip` or the right to make a namespace it prints one
 //! `skipped:` line, or fails when `PLANTKEEPER_REQUIRE_SERVICES=1`.
 
@@ -12,10 +12,10 @@ mod master_process;
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use master_process::{MasterProcess, garden_toml};
+use master_process::{BINARY, ChildGuard, free_port, garden_toml};
 use mdns_sd::{ServiceDaemon, ServiceEvent};
 use plantkeeper_store::testsuite::require_service;
 
@@ -23,6 +23,8 @@ use plantkeeper_store::testsuite::require_service;
 const INSIDE_ENV: &str = "PLANTKEEPER_TEST_MDNS_NETNS";
 /// The address the master has on the namespace's "access point" interface.
 const AP_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 3, 141, 1);
+/// A second address on the same interface.
+const SECOND_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 3, 141, 2);
 /// The interfaces of the namespace: the inner test refuses to run anywhere else.
 const NAMESPACE_INTERFACES: [&str; 3] = ["lo", "pk0", "pk1"];
 /// Builds the namespace's network, then runs the inner test (`$0` is this test binary).
@@ -30,11 +32,10 @@ const SETUP: &str = "set -e
 ip link set lo up
 ip link add pk0 type veth peer name pk1
 ip addr add 10.3.141.1/24 dev pk0
+ip addr add 10.3.141.2/24 dev pk0
 ip link set pk0 up
 ip link set pk1 up
 exec \"$0\" --exact inner_advertises_and_withdraws --ignored --nocapture --test-threads 1";
-/// The advertised instance.
-const FULLNAME: &str = "plantkeeper._plantkeeper._tcp.local.";
 /// How long a browser may wait for the announcement (probing takes about a second).
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -77,50 +78,80 @@ fn serve_advertises_and_withdraws_over_mdns() {
     );
 }
 
-#[tokio::test]
+#[test]
 #[ignore = "run by serve_advertises_and_withdraws_over_mdns inside a private network namespace"]
-async fn inner_advertises_and_withdraws() {
+fn inner_advertises_and_withdraws() {
     assert_inside_namespace();
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let master = MasterProcess::start(dir.path(), |port| {
-        garden_toml(port, "").replace("listen = \"127.0.0.1:", "mdns = true\nlisten = \"0.0.0.0:")
-    })
-    .await;
-    let port: u16 = master
-        .base
-        .rsplit(':')
-        .next()
-        .and_then(|port| port.parse().ok())
-        .expect("the master's port");
-
     let browser = ServiceDaemon::new().expect("an mDNS querier");
     let events = browser
         .browse("_plantkeeper._tcp.local.")
         .expect("browsing starts");
-    let resolved = next_event(&events, RESOLVE_TIMEOUT, |event| match event {
-        ServiceEvent::ServiceResolved(service) if service.get_fullname() == FULLNAME => {
+    // On 0.0.0.0 with the default name: both addresses of pk0, not loopback, no IPv6.
+    advertised_then_withdrawn(
+        &events,
+        "mdns = true\nlisten = \"0.0.0.0:",
+        "plantkeeper",
+        &[AP_ADDRESS, SECOND_ADDRESS],
+    );
+    // On one address with another name: that address only.
+    advertised_then_withdrawn(
+        &events,
+        "mdns = true\nmdns_name = \"greenhouse\"\nlisten = \"10.3.141.1:",
+        "greenhouse",
+        &[AP_ADDRESS],
+    );
+    let _ = browser.shutdown();
+}
+
+/// Starts `plantkeeper serve` with `listen_line` in place of the test garden's loopback
+/// `listen = "127.0.0.1:` prefix; checks that `name` is resolved with the port and exactly
+/// `addresses`, then that SIGTERM withdraws it.
+fn advertised_then_withdrawn(
+    events: &mdns_sd::Receiver<ServiceEvent>,
+    listen_line: &str,
+    name: &str,
+    addresses: &[Ipv4Addr],
+) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let port = free_port();
+    let config = dir.path().join("plantkeeper.toml");
+    let settings = garden_toml(port, "").replace("listen = \"127.0.0.1:", listen_line);
+    std::fs::write(&config, settings).expect("settings written");
+    let stderr_path = dir.path().join("stderr.log");
+    let stderr = std::fs::File::create(&stderr_path).expect("a log file");
+    let mut master = ChildGuard::spawn(
+        Command::new(BINARY)
+            .args(["serve", "--config"])
+            .arg(&config)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr),
+    );
+    let log = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
+    let fullname = format!("{name}._plantkeeper._tcp.local.");
+
+    let resolved = next_event(events, RESOLVE_TIMEOUT, |event| match event {
+        ServiceEvent::ServiceResolved(service) if service.get_fullname() == fullname => {
             Some(service)
         }
         _ => None,
     })
     .unwrap_or_else(|| {
         panic!(
-            "no {FULLNAME} resolved within {RESOLVE_TIMEOUT:?}; master stderr: {}",
-            master.stderr()
+            "no {fullname} resolved within {RESOLVE_TIMEOUT:?}; master stderr: {}",
+            log()
         )
     });
-    assert_eq!(resolved.get_hostname(), "plantkeeper.local.");
+    assert_eq!(resolved.get_hostname(), format!("{name}.local."));
     assert_eq!(resolved.get_port(), port);
-    let addresses: BTreeSet<IpAddr> = resolved
+    let found: BTreeSet<IpAddr> = resolved
         .get_addresses()
         .iter()
         .map(|address| address.to_ip_addr())
         .collect();
-    assert_eq!(
-        addresses,
-        BTreeSet::from([IpAddr::V4(AP_ADDRESS)]),
-        "listening on 0.0.0.0: the non-loopback IPv4 addresses only"
-    );
+    let expected: BTreeSet<IpAddr> = addresses.iter().copied().map(IpAddr::V4).collect();
+    assert_eq!(found, expected, "{listen_line}");
     assert_eq!(
         resolved
             .get_property_val_str("version")
@@ -128,23 +159,20 @@ async fn inner_advertises_and_withdraws() {
         env!("CARGO_PKG_VERSION")
     );
 
-    master.child.sigterm();
-    let mut master = master;
+    master.sigterm();
     let status = master
-        .child
         .wait_for_exit(Duration::from_secs(10))
         .expect("the master stops on SIGTERM");
-    assert!(status.success(), "exit {status}: {}", master.stderr());
-    let removed = next_event(&events, Duration::from_secs(5), |event| match event {
-        ServiceEvent::ServiceRemoved(_, name) if name == FULLNAME => Some(()),
+    assert!(status.success(), "exit {status}: {}", log());
+    let removed = next_event(events, Duration::from_secs(5), |event| match event {
+        ServiceEvent::ServiceRemoved(_, removed) if removed == fullname => Some(()),
         _ => None,
     });
     assert!(
         removed.is_some(),
-        "{FULLNAME} was not withdrawn within 5 s of SIGTERM; master stderr: {}",
-        master.stderr()
+        "{fullname} was not withdrawn within 5 s of SIGTERM; master stderr: {}",
+        log()
     );
-    let _ = browser.shutdown();
 }
 
 /// The first event within `limit` that `wanted` maps to something (blocking: the master is
