@@ -1,8 +1,10 @@
 //! `plantkeeper ap-config`: writes the configuration of the garden's Wi-Fi access point for a
 //! plain hostapd + dnsmasq setup on a Raspberry Pi (docs/raspberry-pi.md): `plan` validates the
-//! options, `render` produces the files, this module writes them.
+//! options (`network` the addresses and leases, `countries` the country code), `render`
+//! produces the files, this module writes them.
 
 mod countries;
+mod network;
 pub mod plan;
 pub mod render;
 
