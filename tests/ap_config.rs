@@ -248,7 +248,7 @@ fn invalid_options_name_the_option_and_write_nothing() {
         ),
         (
             &["--passphrase", "pässword123"],
-            "error: --passphrase: a WPA2 passphrase is printable ASCII",
+            "error: --passphrase: a WPA2 passphrase is printable ASCII (space to `~`); character 2 is not",
         ),
         (
             &["--country", "UK"],
@@ -285,6 +285,13 @@ fn invalid_options_name_the_option_and_write_nothing() {
         assert_eq!(run.code(), 2, "{changes:?}: {}", run.stderr);
         assert!(run.stderr.contains(expected), "{changes:?}: {}", run.stderr);
         assert!(!dir.path().join("ap").exists(), "{changes:?} wrote files");
+        if changes[0] == "--passphrase" {
+            assert!(
+                !run.stderr.contains(changes[1]),
+                "the passphrase was echoed: {}",
+                run.stderr
+            );
+        }
     }
     // Every mistake at once, one line each.
     let dir = tempfile::tempdir().expect("a temporary directory");

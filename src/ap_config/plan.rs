@@ -169,9 +169,11 @@ fn check_ssid(ssid: &str) -> Result<(), String> {
 }
 
 fn check_passphrase(passphrase: &str) -> Result<(), String> {
-    if let Some(bad) = passphrase.chars().find(|c| !matches!(c, ' '..='~')) {
+    // Never echo the secret, not even one character of it: say where the fault is.
+    if let Some(position) = passphrase.chars().position(|c| !matches!(c, ' '..='~')) {
         return Err(format!(
-            "a WPA2 passphrase is printable ASCII (space to `~`); {bad:?} is not"
+            "a WPA2 passphrase is printable ASCII (space to `~`); character {} is not",
+            position + 1
         ));
     }
     let length = passphrase.len();
