@@ -12,9 +12,10 @@ pub struct Sample<const SENSORS: usize> {
 }
 
 impl<const SENSORS: usize> Sample<SENSORS> {
-    /// Whether no sensor has a value (such a sample is not worth keeping).
+    /// Whether no sensor has a finite value (such a sample is not worth keeping: a report
+    /// leaves non-finite values out).
     pub fn is_empty(&self) -> bool {
-        self.values.iter().all(Option::is_none)
+        !self.values.iter().flatten().any(|value| value.is_finite())
     }
 }
 

@@ -57,6 +57,16 @@ impl fmt::Display for BufferTooSmall {
     }
 }
 
+/// Writes a finite `value` as a JSON number: plainly (`41.5`) for everyday magnitudes, in
+/// exponent form (`3.4028235e38`) for the extremes, so no value takes more than 15 bytes.
+fn write_number(out: &mut SliceWriter<'_>, value: f32) -> fmt::Result {
+    if value == 0.0 || (1e-4..1e9).contains(&value.abs()) {
+        write!(out, "{value}")
+    } else {
+        write!(out, "{value:e}")
+    }
+}
+
 /// Writes `{"name":value,...}` for the values that are present and finite, plus
 /// `extra` (name, count) when given.
 fn write_readings<const SENSORS: usize>(
@@ -76,7 +86,8 @@ fn write_readings<const SENSORS: usize>(
         if let Some(value) = value.filter(|value| value.is_finite()) {
             separator(out)?;
             write_string(out, name)?;
-            write!(out, ":{value}")?;
+            out.write_char(':')?;
+            write_number(out, value)?;
         }
     }
     if let Some((name, count)) = extra {
