@@ -5,6 +5,10 @@
 //! soaked soil (`wet`, 100 %); readings in between are mapped linearly and clamped to
 //! 0..=100 %. Either direction works: a probe whose value rises with moisture simply has
 //! `wet > dry`.
+//!
+//! Like the MicroPython client, a value more than a tenth of the span past either
+//! point is a sensor fault and gives no reading: a disconnected probe must not read as "bone
+//! dry" and open the valve; the master then sees the input go stale and switches OFF.
 
 /// The two calibration points of one probe, as raw ADC values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,12 +41,18 @@ impl TwoPoint {
         self.wet
     }
 
-    /// Moisture in percent (0.0..=100.0) for a raw ADC value.
-    pub fn percent(&self, raw: u16) -> f32 {
-        let dry = f32::from(self.dry);
-        let wet = f32::from(self.wet);
-        let fraction = (f32::from(raw) - dry) / (wet - dry);
-        (fraction * 100.0).clamp(0.0, 100.0)
+    /// Moisture in percent (0.0..=100.0) for a raw ADC value, or `None` when the value is
+    /// more than a tenth of the span past a calibration point (a faulty or disconnected
+    /// probe).
+    pub fn percent(&self, raw: u16) -> Option<f32> {
+        let (low, high) = (self.dry.min(self.wet), self.dry.max(self.wet));
+        let past = low.saturating_sub(raw).max(raw.saturating_sub(high));
+        if u32::from(past) * 10 > u32::from(high - low) {
+            return None;
+        }
+        let fraction =
+            (f32::from(raw) - f32::from(self.dry)) / (f32::from(self.wet) - f32::from(self.dry));
+        Some((fraction * 100.0).clamp(0.0, 100.0))
     }
 }
 
@@ -60,22 +70,28 @@ mod tests {
     #[test]
     fn endpoints_map_to_zero_and_hundred() {
         let cal = TwoPoint::new(2800, 1200).expect("valid points");
-        assert_eq!(cal.percent(2800), 0.0);
-        assert_eq!(cal.percent(1200), 100.0);
-        assert_eq!(cal.percent(2000), 50.0);
+        assert_eq!(cal.percent(2800), Some(0.0));
+        assert_eq!(cal.percent(1200), Some(100.0));
+        assert_eq!(cal.percent(2000), Some(50.0));
     }
 
     #[test]
-    fn values_beyond_the_points_are_clamped() {
+    fn values_slightly_beyond_the_points_are_clamped_far_beyond_are_faults() {
         let cal = TwoPoint::new(2800, 1200).expect("valid points");
-        assert_eq!(cal.percent(4095), 0.0, "drier than dry");
-        assert_eq!(cal.percent(0), 100.0, "wetter than wet");
+        assert_eq!(cal.percent(2900), Some(0.0), "a little drier than dry");
+        assert_eq!(cal.percent(1100), Some(100.0), "a little wetter than wet");
+        assert_eq!(
+            cal.percent(4095),
+            None,
+            "a disconnected probe is not bone dry"
+        );
+        assert_eq!(cal.percent(0), None, "a shorted probe is not soaked");
     }
 
     #[test]
     fn rising_probes_work_too() {
         let cal = TwoPoint::new(1000, 3000).expect("valid points");
-        assert_eq!(cal.percent(1500), 25.0);
+        assert_eq!(cal.percent(1500), Some(25.0));
     }
 
     #[test]

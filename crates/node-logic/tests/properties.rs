@@ -176,8 +176,17 @@ proptest! {
             return Ok(());
         };
         let (low, high) = (a.min(b), a.max(b));
-        let (p_low, p_high) = (calibration.percent(low), calibration.percent(high));
-        prop_assert!((0.0..=100.0).contains(&p_low) && (0.0..=100.0).contains(&p_high));
+        let span = i32::from(dry.abs_diff(wet));
+        for raw in [low, high] {
+            let raw_i = i32::from(raw);
+            let past = (i32::from(dry.min(wet)) - raw_i).max(raw_i - i32::from(dry.max(wet))).max(0);
+            let read = calibration.percent(raw);
+            prop_assert_eq!(read.is_some(), past * 10 <= span, "raw {} is {} past the points", raw, past);
+            prop_assert!(read.is_none_or(|percent| (0.0..=100.0).contains(&percent)));
+        }
+        let (Some(p_low), Some(p_high)) = (calibration.percent(low), calibration.percent(high)) else {
+            return Ok(());
+        };
         if dry > wet {
             prop_assert!(p_low >= p_high, "a wetter (lower) raw value read drier");
         } else {

@@ -4,6 +4,7 @@
 use esp_hal::Async;
 use esp_hal::analog::adc::{Adc, AdcChannel, AdcPin};
 use esp_hal::peripherals::ADC1;
+use log::debug;
 use plantkeeper_node_logic::calibration::{TwoPoint, median};
 
 use crate::config;
@@ -29,13 +30,14 @@ impl<P: AdcChannel> Soil<P> {
         }
     }
 
-    /// Moisture in percent, or `None` without a calibration.
+    /// Moisture in percent, or `None` for a faulty probe.
     pub async fn read(&mut self) -> Option<f32> {
         let mut samples = [0u16; SAMPLES];
         for sample in &mut samples {
             *sample = self.adc.read_oneshot(&mut self.pin).await;
         }
         let raw = median(&mut samples)?;
-        self.calibration.map(|calibration| calibration.percent(raw))
+        debug!("soil raw {raw}");
+        self.calibration?.percent(raw)
     }
 }
