@@ -134,22 +134,48 @@ pub enum Applied {
     Malformed(AnswerError),
 }
 
-/// Applies an HTTP answer (`status`, `body`) received at `now_ms` to `keeper` following the
-/// node's rule: anything but a well-formed 200 switches every relay OFF.
-pub fn apply<const OUTPUTS: usize, const RECENT: usize>(
-    keeper: &mut LeaseKeeper<OUTPUTS, RECENT>,
-    names: &[&str; OUTPUTS],
+/// An HTTP answer as read, before it touches the keeper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply<const OUTPUTS: usize> {
+    /// A well-formed 200.
+    Answer(Answer<OUTPUTS>),
+    /// Not a 200.
+    Status(u16),
+    /// A 200 whose body was not understood.
+    Malformed(AnswerError),
+}
+
+/// Reads an HTTP answer (`status`, `body`); `names[i]` is the name of output `i`. This is the
+/// slow part (parsing), kept apart from [`apply_reply`] so a shared keeper is locked only
+/// briefly.
+pub fn read<const OUTPUTS: usize>(
     status: u16,
     body: &[u8],
+    names: &[&str; OUTPUTS],
+) -> Reply<OUTPUTS> {
+    if status != 200 {
+        return Reply::Status(status);
+    }
+    match parse(body, names) {
+        Ok(answer) => Reply::Answer(answer),
+        Err(error) => Reply::Malformed(error),
+    }
+}
+
+/// Applies a reply received at `now_ms` to `keeper` following the node's rule: anything but a
+/// well-formed 200 switches every relay OFF.
+pub fn apply_reply<const OUTPUTS: usize, const RECENT: usize>(
+    keeper: &mut LeaseKeeper<OUTPUTS, RECENT>,
+    reply: Reply<OUTPUTS>,
     now_ms: u32,
 ) -> Applied {
-    if status != 200 {
-        keeper.on_failure(now_ms);
-        return Applied::Status(status);
-    }
-    let answer = match parse(body, names) {
-        Ok(answer) => answer,
-        Err(error) => {
+    let answer = match reply {
+        Reply::Answer(answer) => answer,
+        Reply::Status(status) => {
+            keeper.on_failure(now_ms);
+            return Applied::Status(status);
+        }
+        Reply::Malformed(error) => {
             keeper.on_failure(now_ms);
             return Applied::Malformed(error);
         }
@@ -165,6 +191,17 @@ pub fn apply<const OUTPUTS: usize, const RECENT: usize>(
         },
         ignored => Applied::Ignored(ignored),
     }
+}
+
+/// [`read`] then [`apply_reply`]: an HTTP answer received at `now_ms` applied to `keeper`.
+pub fn apply<const OUTPUTS: usize, const RECENT: usize>(
+    keeper: &mut LeaseKeeper<OUTPUTS, RECENT>,
+    names: &[&str; OUTPUTS],
+    status: u16,
+    body: &[u8],
+    now_ms: u32,
+) -> Applied {
+    apply_reply(keeper, read(status, body, names), now_ms)
 }
 
 #[cfg(test)]

@@ -5,12 +5,18 @@
 //! the readings go to the backlog ([`Prepared::Wait`]); otherwise a report is encoded and the
 //! keeper records its send time ([`Prepared::Send`]). The firmware sends it (bounded by its
 //! HTTP timeout) and hands the HTTP status and body, or `None` for no answer, to
-//! [`Node::finish`]. The relay task meanwhile asks [`Node::relays`], which never waits on the
+//! [`Node::finish`]. The relay task meanwhile asks the keeper itself, which never waits on the
 //! network.
+//!
+//! The lease keeper is shared with that relay task, so the node reaches it through a
+//! [`KeeperCell`] and holds it only for the keeper's own short calls: encoding the report and
+//! parsing the answer happen outside the lock.
+
+use core::cell::RefCell;
 
 use plantkeeper_protocol::{AnswerOutcome, LeaseKeeper};
 
-use crate::answer::{self, AnswerError, Applied};
+use crate::answer::{self, AnswerError, Applied, Reply};
 use crate::backlog::{Backlog, Sample};
 use crate::backoff::Backoff;
 use crate::report::{self, Report};
@@ -28,6 +34,19 @@ const HALF_RANGE: u32 = 1 << 31;
 /// Whether `deadline` has been reached at `now` on the wrapping millisecond clock.
 pub fn reached(now: u32, deadline: u32) -> bool {
     now.wrapping_sub(deadline) < HALF_RANGE
+}
+
+/// Shared access to the node's lease keeper: `with` runs `f` while holding it (the firmware
+/// holds a critical section, a single-threaded host a `RefCell` borrow).
+pub trait KeeperCell<const OUTPUTS: usize> {
+    /// Runs `f` on the keeper.
+    fn with<R>(&self, f: impl FnOnce(&mut LeaseKeeper<OUTPUTS, RECENT>) -> R) -> R;
+}
+
+impl<const OUTPUTS: usize> KeeperCell<OUTPUTS> for RefCell<LeaseKeeper<OUTPUTS, RECENT>> {
+    fn with<R>(&self, f: impl FnOnce(&mut LeaseKeeper<OUTPUTS, RECENT>) -> R) -> R {
+        f(&mut self.borrow_mut())
+    }
 }
 
 /// The node's timing settings.
@@ -96,12 +115,12 @@ pub enum Outcome {
     },
 }
 
-/// One node.
+/// One node's report cycle, over a lease keeper `K` it shares with the relay task.
 #[derive(Debug, Clone)]
-pub struct Node<'a, const SENSORS: usize, const OUTPUTS: usize, const CAPACITY: usize> {
+pub struct Node<'a, K, const SENSORS: usize, const OUTPUTS: usize, const CAPACITY: usize> {
     sensor_names: [&'a str; SENSORS],
     output_names: [&'a str; OUTPUTS],
-    keeper: LeaseKeeper<OUTPUTS, RECENT>,
+    keeper: &'a K,
     backlog: Backlog<SENSORS, CAPACITY>,
     backoff: Backoff,
     boot: u32,
@@ -111,15 +130,17 @@ pub struct Node<'a, const SENSORS: usize, const OUTPUTS: usize, const CAPACITY: 
     not_before: Option<u32>,
 }
 
-impl<'a, const SENSORS: usize, const OUTPUTS: usize, const CAPACITY: usize>
-    Node<'a, SENSORS, OUTPUTS, CAPACITY>
+impl<'a, K, const SENSORS: usize, const OUTPUTS: usize, const CAPACITY: usize>
+    Node<'a, K, SENSORS, OUTPUTS, CAPACITY>
+where
+    K: KeeperCell<OUTPUTS>,
 {
-    /// A node with every relay OFF. `boot` is a random number picked at this start;
-    /// `local_max_on_ms[i]` is output `i`'s local hard cap.
+    /// A node reporting for `keeper`'s relays. `boot` is a random number picked at this
+    /// start.
     pub fn new(
+        keeper: &'a K,
         sensor_names: [&'a str; SENSORS],
         output_names: [&'a str; OUTPUTS],
-        local_max_on_ms: [Option<u32>; OUTPUTS],
         timing: Timing,
         boot: u32,
     ) -> Self {
@@ -127,7 +148,7 @@ impl<'a, const SENSORS: usize, const OUTPUTS: usize, const CAPACITY: usize>
         Self {
             sensor_names,
             output_names,
-            keeper: LeaseKeeper::new(local_max_on_ms),
+            keeper,
             backlog: Backlog::new(),
             backoff: Backoff::new(timing.backoff_min_ms, timing.backoff_max_ms),
             boot,
@@ -135,16 +156,6 @@ impl<'a, const SENSORS: usize, const OUTPUTS: usize, const CAPACITY: usize>
             report_every_ms: timing.report_every_ms.clamp(low, high),
             not_before: None,
         }
-    }
-
-    /// Every relay's state at `now_ms` (the lease rule and the local cap applied).
-    pub fn relays(&mut self, now_ms: u32) -> [bool; OUTPUTS] {
-        self.keeper.relays(now_ms)
-    }
-
-    /// Every relay OFF at once (e.g. Wi-Fi lost): no late answer can switch one back on.
-    pub fn all_off(&mut self, now_ms: u32) {
-        self.keeper.on_failure(now_ms);
     }
 
     /// How long to wait between reports (the master's wish, within
@@ -178,7 +189,7 @@ impl<'a, const SENSORS: usize, const OUTPUTS: usize, const CAPACITY: usize>
             self.not_before = None;
         }
         let seq = self.seq.wrapping_add(1);
-        let outputs = self.keeper.relays(now_ms);
+        let outputs = self.keeper.with(|keeper| keeper.relays(now_ms));
         let body = Report {
             seq,
             boot: self.boot,
@@ -194,7 +205,8 @@ impl<'a, const SENSORS: usize, const OUTPUTS: usize, const CAPACITY: usize>
             return Err(Failure::TooLarge);
         };
         self.seq = seq;
-        self.keeper.on_request_sent(seq, now_ms);
+        self.keeper
+            .with(|keeper| keeper.on_request_sent(seq, now_ms));
         Ok(Prepared::Send {
             len: encoded.len,
             pending: Pending {
@@ -216,11 +228,15 @@ impl<'a, const SENSORS: usize, const OUTPUTS: usize, const CAPACITY: usize>
     ) -> Outcome {
         let failure = match answer {
             None => {
-                self.keeper.on_failure(now_ms);
+                self.keeper.with(|keeper| keeper.on_failure(now_ms));
                 Failure::NoAnswer
             }
             Some((status, body)) => {
-                match answer::apply(&mut self.keeper, &self.output_names, status, body, now_ms) {
+                let reply: Reply<OUTPUTS> = answer::read(status, body, &self.output_names);
+                match self
+                    .keeper
+                    .with(|keeper| answer::apply_reply(keeper, reply, now_ms))
+                {
                     Applied::Accepted { report_every_ms } => {
                         let (low, high) = REPORT_EVERY_BOUNDS_MS;
                         let wish = u32::try_from(report_every_ms).unwrap_or(u32::MAX);
@@ -254,15 +270,22 @@ mod tests {
         backoff_max_ms: 8_000,
     };
 
-    fn node() -> Node<'static, 1, 1, 8> {
-        Node::new(["soil_moisture"], ["valve"], [Some(60_000)], TIMING, 7)
+    type Keeper = RefCell<LeaseKeeper<1, RECENT>>;
+    type TestNode<'a> = Node<'a, Keeper, 1, 1, 8>;
+
+    fn keeper() -> Keeper {
+        RefCell::new(LeaseKeeper::new([Some(60_000)]))
     }
 
-    fn send(
-        node: &mut Node<'static, 1, 1, 8>,
-        value: f32,
-        now: u32,
-    ) -> (Pending<1>, usize, [u8; 1024]) {
+    fn node(keeper: &Keeper) -> TestNode<'_> {
+        Node::new(keeper, ["soil_moisture"], ["valve"], TIMING, 7)
+    }
+
+    fn relays(keeper: &Keeper, now: u32) -> [bool; 1] {
+        keeper.with(|keeper| keeper.relays(now))
+    }
+
+    fn send(node: &mut TestNode<'_>, value: f32, now: u32) -> (Pending<1>, usize, [u8; 1024]) {
         let mut buf = [0u8; 1024];
         match node.prepare([Some(value)], now, &mut buf) {
             Ok(Prepared::Send { len, pending }) => (pending, len, buf),
@@ -286,8 +309,9 @@ mod tests {
 
     #[test]
     fn a_granted_report_switches_the_relay_on_until_the_lease_ends() {
-        let mut node = node();
-        assert_eq!(node.relays(0), [false], "relays start OFF");
+        let keeper = keeper();
+        let mut node = node(&keeper);
+        assert_eq!(relays(&keeper, 0), [false], "relays start OFF");
         let (pending, len, buf) = send(&mut node, 30.0, 1_000);
         assert!(
             core::str::from_utf8(&buf[..len]).is_ok_and(
@@ -304,9 +328,9 @@ mod tests {
             2_000,
             "the master's period is taken"
         );
-        assert_eq!(node.relays(15_999), [true]);
+        assert_eq!(relays(&keeper, 15_999), [true]);
         assert_eq!(
-            node.relays(16_000),
+            relays(&keeper, 16_000),
             [false],
             "lease anchored at the send time 1000"
         );
@@ -314,7 +338,8 @@ mod tests {
 
     #[test]
     fn failures_back_off_keep_readings_and_deliver_them_later() {
-        let mut node = node();
+        let keeper = keeper();
+        let mut node = node(&keeper);
         let (pending, _, _) = send(&mut node, 30.0, 0);
         let outcome = node.finish(pending, None, 100, 0);
         assert_eq!(
@@ -348,7 +373,8 @@ mod tests {
 
     #[test]
     fn an_error_status_switches_off_and_counts_as_undelivered() {
-        let mut node = node();
+        let keeper = keeper();
+        let mut node = node(&keeper);
         let (pending, _, _) = send(&mut node, 30.0, 0);
         let (answer, answer_len) = grant(pending.seq, 15_000);
         node.finish(pending, Some((200, &answer[..answer_len])), 10, 0);
@@ -364,7 +390,7 @@ mod tests {
             ),
             "{outcome:?}"
         );
-        assert_eq!(node.relays(2_011), [false]);
+        assert_eq!(relays(&keeper, 2_011), [false]);
         assert_eq!(node.backlog().len(), 1);
     }
 

@@ -34,7 +34,8 @@ use esp_hal::rng::Rng;
 use esp_hal::time::Duration;
 use esp_hal::timer::timg::{MwdtStage, TimerGroup};
 use log::info;
-use plantkeeper_node_logic::node::{Node, Timing};
+use plantkeeper_node_logic::node::{KeeperCell, Node, RECENT, Timing};
+use plantkeeper_protocol::LeaseKeeper;
 use static_cell::StaticCell;
 
 esp_bootloader_esp_idf::esp_app_desc!();
@@ -42,11 +43,19 @@ esp_bootloader_esp_idf::esp_app_desc!();
 /// Backlog capacity in samples (one soil reading each, about 60 bytes of report).
 pub const BACKLOG: usize = 256;
 
-/// The node as the tasks share it: one sensor, one relay.
-pub type FirmwareNode = Node<'static, 1, 1, BACKLOG>;
+/// The relay's lease keeper, shared by the safety task (which drives the relay from it) and
+/// the report loop (which feeds it answers), behind a critical section held only for the
+/// keeper's own short calls.
+pub struct SharedKeeper(Mutex<RefCell<LeaseKeeper<1, RECENT>>>);
 
-/// The node behind a critical-section mutex, locked only for short, non-async calls.
-pub type SharedNode = Mutex<RefCell<FirmwareNode>>;
+impl KeeperCell<1> for SharedKeeper {
+    fn with<R>(&self, f: impl FnOnce(&mut LeaseKeeper<1, RECENT>) -> R) -> R {
+        critical_section::with(|cs| f(&mut self.0.borrow_ref_mut(cs)))
+    }
+}
+
+/// The report cycle: one sensor, one relay.
+pub type FirmwareNode = Node<'static, SharedKeeper, 1, 1, BACKLOG>;
 
 /// The node's wrapping millisecond clock.
 pub fn now_ms() -> u32 {
@@ -95,19 +104,24 @@ async fn main(spawner: Spawner) -> ! {
     esp_rtos::start(timg0.timer0, peripherals.FROM_CPU_INTR0);
 
     let rng = Rng::new();
-    static NODE: StaticCell<SharedNode> = StaticCell::new();
-    let node: &'static SharedNode = NODE.init(Mutex::new(RefCell::new(Node::new(
+    static KEEPER: StaticCell<SharedKeeper> = StaticCell::new();
+    let keeper: &'static SharedKeeper =
+        KEEPER.init(SharedKeeper(Mutex::new(RefCell::new(LeaseKeeper::new([
+            Some(config::RELAY_MAX_ON_MS),
+        ])))));
+    spawner.spawn(safety::run(keeper, relay, watchdog).expect("safety task spawns once"));
+    static NODE: StaticCell<FirmwareNode> = StaticCell::new();
+    let node = NODE.init(Node::new(
+        keeper,
         [config::SENSOR_NAME],
         [config::OUTPUT_NAME],
-        [Some(config::RELAY_MAX_ON_MS)],
         Timing {
             report_every_ms: config::REPORT_EVERY_MS,
             backoff_min_ms: config::BACKOFF_MIN_MS,
             backoff_max_ms: config::BACKOFF_MAX_MS,
         },
         rng.random(),
-    ))));
-    spawner.spawn(safety::run(node, relay, watchdog).expect("safety task spawns once"));
+    ));
 
     let mut adc_config = AdcConfig::new();
     let soil_pin = adc_config.enable_pin(soil_pin!(peripherals), Attenuation::_11dB);

@@ -16,7 +16,7 @@ use reqwless::request::{Method, RequestBuilder};
 use static_cell::StaticCell;
 
 use crate::soil::Soil;
-use crate::{SharedNode, config, now_ms, safety};
+use crate::{FirmwareNode, config, now_ms, safety};
 
 /// Room for the report body: the readings plus as much backlog as fits.
 const BODY_BYTES: usize = 16 * 1024;
@@ -48,7 +48,7 @@ async fn exchange<'buf>(
 
 /// Runs the report loop forever.
 pub async fn run<P: AdcChannel>(
-    node: &'static SharedNode,
+    node: &'static mut FirmwareNode,
     stack: Stack<'static>,
     mut soil: Soil<P>,
     rng: Rng,
@@ -67,13 +67,12 @@ pub async fn run<P: AdcChannel>(
 
     loop {
         let started = now_ms();
-        let every = critical_section::with(|cs| node.borrow_ref(cs).report_every_ms());
+        let every = node.report_every_ms();
         safety::promise(every + config::HTTP_TIMEOUT_MS + STUCK_SLACK_MS);
 
         let reading = soil.read().await;
         let now = now_ms();
-        let prepared =
-            critical_section::with(|cs| node.borrow_ref_mut(cs).prepare([reading], now, body));
+        let prepared = node.prepare([reading], now, body);
         if let Ok(Prepared::Send { len, pending }) = prepared {
             let reply = if stack.is_config_up() {
                 match with_timeout(timeout, exchange(&mut client, &body[..len], answer)).await {
@@ -94,10 +93,7 @@ pub async fn run<P: AdcChannel>(
             } else {
                 None
             };
-            let outcome = critical_section::with(|cs| {
-                node.borrow_ref_mut(cs)
-                    .finish(pending, reply, now_ms(), rng.random())
-            });
+            let outcome = node.finish(pending, reply, now_ms(), rng.random());
             match outcome {
                 Outcome::Delivered { backlog_sent } => {
                     if was_down || backlog_sent > 0 {

@@ -8,9 +8,9 @@ use esp_hal::gpio::Output;
 use esp_hal::peripherals::TIMG1;
 use esp_hal::timer::timg::Wdt;
 use log::error;
-use plantkeeper_node_logic::node::reached;
+use plantkeeper_node_logic::node::{KeeperCell, reached};
 
-use crate::{SharedNode, now_ms, relay_level};
+use crate::{SharedKeeper, now_ms, relay_level};
 
 /// How often the relay is re-driven from the keeper.
 const TICK_MS: u64 = 100;
@@ -27,7 +27,7 @@ pub fn promise(within_ms: u32) {
 /// promise is stuck: the relay goes OFF and the watchdog is left to reset the chip.
 #[embassy_executor::task]
 pub async fn run(
-    node: &'static SharedNode,
+    keeper: &'static SharedKeeper,
     mut relay: Output<'static>,
     mut watchdog: Wdt<TIMG1<'static>>,
 ) {
@@ -36,7 +36,7 @@ pub async fn run(
     let mut stuck_logged = false;
     loop {
         let now = now_ms();
-        let on = critical_section::with(|cs| node.borrow_ref_mut(cs).relays(now)[0]);
+        let on = keeper.with(|keeper| keeper.relay_on(0, now));
         let stuck = reached(now, REPORT_DUE.load(Ordering::Relaxed));
         relay.set_level(relay_level(on && !stuck));
         if stuck {
