@@ -43,6 +43,8 @@ pub enum Command {
     ApConfig(crate::ap_config::ApConfigArgs),
     /// Measure the master under load: reports/s, latency, memory, durability (docs/BENCHMARKS.md).
     Bench(crate::bench::BenchArgs),
+    /// Ask a running master's /healthz: exit 0 when healthy, 1 otherwise (container HEALTHCHECK).
+    Healthcheck(crate::healthcheck::HealthcheckArgs),
     /// The benchmark's HTTP ceiling: a trivial report endpoint (started by `bench`).
     #[command(hide = true)]
     BenchCeiling {
@@ -98,6 +100,7 @@ pub fn run(cli: Cli) -> ExitCode {
         } => crate::node_add::run_node_add(&args),
         Command::ApConfig(args) => crate::ap_config::run_ap_config(&args),
         Command::Bench(args) => runtime_then(|| crate::bench::run_bench(args)),
+        Command::Healthcheck(args) => runtime_then(|| crate::healthcheck::run_healthcheck(args)),
         Command::BenchCeiling { listen } => runtime_then(|| crate::bench::run_ceiling(listen)),
     }
 }

@@ -6,6 +6,7 @@ pub mod check;
 pub mod cli;
 pub mod database;
 pub mod demo;
+pub mod healthcheck;
 pub mod logging;
 pub mod node_add;
 pub mod serve;
