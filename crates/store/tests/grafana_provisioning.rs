@@ -710,6 +710,7 @@ async fn every_panel_variable_and_alert_query_runs_on_the_seeded_postgres_store(
         answers.insert(query.place.clone(), answer);
     }
 
+    check_panels_name_returned_columns(&provisioning, &answers);
     check_dashboard_contents(&answers, range);
     check_alerts_fire_for_the_seeded_trouble(&provisioning, &answers);
     drop(client);
@@ -721,6 +722,50 @@ fn compare_times(a: &str, b: &str) -> std::cmp::Ordering {
     match (a.parse::<f64>(), b.parse::<f64>()) {
         (Ok(a), Ok(b)) => a.total_cmp(&b),
         _ => a.cmp(b),
+    }
+}
+
+/// The columns a panel's transformations (`partitionByValues`) and field overrides (`byName`)
+/// name are columns its PostgreSQL queries return, so renaming a column cannot silently break a
+/// state timeline or a table's colouring.
+fn check_panels_name_returned_columns(
+    provisioning: &Provisioning,
+    answers: &BTreeMap<String, Answer>,
+) {
+    for (_, dashboard) in &provisioning.dashboards {
+        let uid = text(dashboard, "/uid");
+        for panel in items(dashboard, "/panels") {
+            let title = text(panel, "/title");
+            let returned: BTreeSet<&str> = items(panel, "/targets")
+                .iter()
+                .filter_map(|target| {
+                    answers.get(&format!("{uid}/{title}/{}", text(target, "/refId")))
+                })
+                .flat_map(|answer| answer.columns.iter().map(|(name, _)| name.as_str()))
+                .collect();
+            if returned.is_empty() {
+                continue;
+            }
+            let mut named: Vec<&str> = Vec::new();
+            for transformation in items(panel, "/transformations") {
+                named.extend(
+                    items(transformation, "/options/fields")
+                        .iter()
+                        .filter_map(Value::as_str),
+                );
+            }
+            for field_override in items(panel, "/fieldConfig/overrides") {
+                if text(field_override, "/matcher/id") == "byName" {
+                    named.push(text(field_override, "/matcher/options"));
+                }
+            }
+            for name in named {
+                assert!(
+                    returned.contains(name),
+                    "{uid}/{title}: names column `{name}`, its queries return {returned:?}"
+                );
+            }
+        }
     }
 }
 
