@@ -91,6 +91,12 @@ fn parse_speed(text: &str) -> Result<f64, String> {
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    if matches!(
+        cli.command,
+        Command::Check { .. } | Command::Node { .. } | Command::ApConfig(_)
+    ) {
+        crate::sigpipe::exit_quietly_on_closed_output();
+    }
     match cli.command {
         Command::Check { config } => crate::check::run_check(&config),
         Command::Serve { config } => runtime_then(|| crate::serve::run_serve(config)),

@@ -10,3 +10,4 @@ pub mod healthcheck;
 pub mod logging;
 pub mod node_add;
 pub mod serve;
+pub mod sigpipe;

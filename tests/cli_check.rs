@@ -203,3 +203,34 @@ fn a_command_line_without_a_command_is_a_usage_error() {
     assert_eq!(run.code(), 2, "no subcommand is a usage error: {run:?}");
     assert!(run.stdout.is_empty(), "usage errors go to stderr: {run:?}");
 }
+
+#[test]
+fn check_into_a_closed_pipe_ends_quietly_without_a_panic() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(master_process::BINARY)
+        .current_dir(repo_root())
+        .args([
+            "check",
+            "--config",
+            "crates/control/tests/fixtures/contract_example.toml",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start plantkeeper check");
+    // The reader goes away before the first line is written, like `check … | head -0`.
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr is piped")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    child.wait().expect("check ends");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+        "a closed output pipe must end check quietly, got stderr: {stderr}"
+    );
+}
