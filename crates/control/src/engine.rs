@@ -34,7 +34,7 @@ mod explain;
 mod plan;
 mod reason;
 mod state;
-mod time;
+pub(crate) mod time;
 
 use std::fmt;
 use std::sync::Arc;

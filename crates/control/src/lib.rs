@@ -8,6 +8,7 @@
 //! The flow is: TOML text → [`load::load_settings`] (all errors at once, each with file, line,
 //! column and field) → [`Settings`] → [`engine::Engine`] → [`engine::Decision`]s.
 
+pub mod alerts;
 pub mod condition;
 pub mod duration;
 pub mod engine;

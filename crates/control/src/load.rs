@@ -32,7 +32,10 @@ use std::path::Path;
 
 use toml::de::DeTable;
 
-pub use alerts::{DEFAULT_NODE_SILENT_AFTER, NODE_SILENT_AFTER_LIMITS};
+pub use alerts::{
+    DEFAULT_MAX_PER_HOUR, DEFAULT_NODE_SILENT_AFTER, DEFAULT_REPEAT_EVERY, MAX_MAX_PER_HOUR,
+    NODE_SILENT_AFTER_LIMITS, REPEAT_EVERY_LIMITS, RULE_FOR_LIMITS,
+};
 pub use environment::{ADMIN_TOKEN_SHA256_ENV, apply_environment};
 pub use error::{ConfigError, LoadError};
 pub use legacy::MAX_LEGACY_TAG_CHARS;
@@ -94,8 +97,6 @@ pub fn load_settings(file_name: &str, text: &str) -> Result<Settings, Vec<Config
     let telemetry_section = section(&mut reader, root, "telemetry");
     let telemetry =
         telemetry::read_telemetry(&mut reader, telemetry_section.as_ref().map(Section::fields));
-    let alerts_section = section(&mut reader, root, "alerts");
-    let alerts = alerts::read_alerts(&mut reader, alerts_section.as_ref().map(Section::fields));
     let defaults = match section(&mut reader, root, "defaults") {
         Some(section) => {
             let fields = section.fields();
@@ -108,6 +109,12 @@ pub fn load_settings(file_name: &str, text: &str) -> Result<Settings, Vec<Config
     };
     let nodes_value = root.get("nodes");
     let index = nodes::output_index(nodes_value);
+    let alerts_section = section(&mut reader, root, "alerts");
+    let alerts = alerts::read_alerts(
+        &mut reader,
+        alerts_section.as_ref().map(Section::fields),
+        &index,
+    );
     let loaded = nodes::read_nodes(&mut reader, nodes_value, defaults, &index, master.location);
     cycles::reject_cycles(&mut reader, &loaded);
     conflicts::reject_conflicts(&mut reader, &loaded);

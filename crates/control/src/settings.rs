@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::condition::ConditionExpr;
@@ -76,23 +77,118 @@ pub enum LogFormat {
 pub struct AlertSettings {
     /// `node_silent_after`, default 2 minutes.
     pub node_silent_after: Duration,
+    /// `repeat_every`, default 4 hours: a firing alert is sent again this often.
+    pub repeat_every: Duration,
     /// `channels`.
     pub channels: Vec<AlertChannel>,
+    /// `[[alerts.rules]]`: the user's threshold alerts.
+    pub rules: Vec<AlertRule>,
+}
+
+/// How serious an alert is; channels send only alerts at or above their `min_severity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// `info`.
+    Info,
+    /// `warning`.
+    Warning,
+    /// `critical`.
+    Critical,
+}
+
+impl Severity {
+    /// The name as written in the config and in notifications.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+
+    /// The severity named `name`, if any.
+    pub fn from_name(name: &str) -> Option<Severity> {
+        [Severity::Info, Severity::Warning, Severity::Critical]
+            .into_iter()
+            .find(|severity| severity.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One notification channel of `[alerts] channels`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum AlertChannel {
-    /// `{ type = "webhook", url = "..." }`
-    Webhook { url: String },
-    /// `{ type = "ntfy", url = "..." }`
-    Ntfy { url: String },
+pub struct AlertChannel {
+    /// Where and how notifications are delivered.
+    pub target: ChannelTarget,
+    /// `min_severity`, default `info`: less serious alerts are not sent here.
+    pub min_severity: Severity,
+    /// `max_per_hour`, default 30: notifications beyond this in any hour are dropped (and
+    /// counted).
+    pub max_per_hour: u32,
+    /// `ca_file`: a PEM file of extra trusted CA certificates (a private CA). Relative to the
+    /// config file's directory; `serve` resolves it before the master starts.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// The kind of an [`AlertChannel`] and its address.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChannelTarget {
+    /// `{ type = "webhook", url = "..." }`: a JSON body POSTed to `url`.
+    Webhook {
+        /// `http://` or `https://` URL.
+        url: String,
+    },
+    /// `{ type = "ntfy", url = "..." }`: an ntfy topic URL.
+    Ntfy {
+        /// `http://` or `https://` topic URL.
+        url: String,
+    },
     /// `{ type = "email", smtp = "smtp://host:port", from = "...", to = ["..."] }`
     Email {
+        /// `smtp://host:port` (STARTTLS when offered, required with credentials) or
+        /// `smtps://host:port` (TLS from the first byte).
         smtp: String,
+        /// Sender address.
         from: String,
+        /// Recipients (at least one).
         to: Vec<String>,
+        /// `username` for SMTP AUTH.
+        username: Option<String>,
+        /// `password_file`: the file holding the SMTP password (never the password itself);
+        /// relative like `ca_file`.
+        password_file: Option<PathBuf>,
     },
+}
+
+impl ChannelTarget {
+    /// `webhook`, `ntfy` or `email`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ChannelTarget::Webhook { .. } => "webhook",
+            ChannelTarget::Ntfy { .. } => "ntfy",
+            ChannelTarget::Email { .. } => "email",
+        }
+    }
+}
+
+/// `[[alerts.rules]]`: a user threshold alert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRule {
+    /// `name`: unique among the rules, `[a-z0-9_-]`.
+    pub name: String,
+    /// `when`: the condition (same language as output rules); fires while true.
+    pub when: ConditionExpr,
+    /// `for`, default 0: the condition must hold this long before the alert fires.
+    pub hold_for: Duration,
+    /// `severity`, default `warning`.
+    pub severity: Severity,
+    /// `node`: the node bare sensor names belong to (and that the alert is about).
+    pub node: Option<String>,
 }
 
 /// `[defaults]`: values every node inherits unless it overrides them.

@@ -9,7 +9,7 @@ use plantkeeper_control::condition::{CompareOp, Condition, OutputRef};
 use plantkeeper_control::load::load_file;
 use plantkeeper_control::schedule::parse::EVERY_DAY;
 use plantkeeper_control::schedule::{DaySet, TimeOfDay};
-use plantkeeper_control::settings::{AlertChannel, LogFormat};
+use plantkeeper_control::settings::{AlertChannel, ChannelTarget, LogFormat, Severity};
 use plantkeeper_control::summary::{node_summaries, settings_summary};
 
 fn contract_example() -> Settings {
@@ -58,12 +58,21 @@ fn contract_example_loads_master_telemetry_and_alerts() {
     assert_eq!(settings.alerts.channels.len(), 3);
     assert_eq!(
         settings.alerts.channels[2],
-        AlertChannel::Email {
-            smtp: "smtp://127.0.0.1:2525".into(),
-            from: "pk@example.org".into(),
-            to: vec!["me@example.org".into()],
+        AlertChannel {
+            target: ChannelTarget::Email {
+                smtp: "smtp://127.0.0.1:2525".into(),
+                from: "pk@example.org".into(),
+                to: vec!["me@example.org".into()],
+                username: None,
+                password_file: None,
+            },
+            min_severity: Severity::Info,
+            max_per_hour: 30,
+            ca_file: None,
         }
     );
+    assert_eq!(settings.alerts.repeat_every, Duration::from_secs(4 * 3600));
+    assert!(settings.alerts.rules.is_empty());
 }
 
 #[test]

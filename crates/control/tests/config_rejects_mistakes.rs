@@ -518,6 +518,112 @@ fn cases() -> Vec<Case> {
             "alerts.channels[0].url",
             "expected a URL starting with http:// or https://",
         ),
+        case(
+            "repeat_every of zero",
+            END,
+            at_end("[alerts]\nrepeat_every = \"0s\""),
+            (19, 16),
+            "alerts.repeat_every",
+            "must be positive",
+        ),
+        case(
+            "plain SMTP password",
+            END,
+            at_end(
+                "[alerts]\nchannels = [{ type = \"email\", smtp = \"smtp://h:25\", from = \"a@b.c\", to = [\"me@b.c\"], password = \"hunter2\" }]",
+            ),
+            (19, 86),
+            "alerts.channels[0].password",
+            "`password` belongs in a file named by `password_file`",
+        ),
+        case(
+            "username without password_file",
+            END,
+            at_end(
+                "[alerts]\nchannels = [{ type = \"email\", smtp = \"smtp://h:25\", from = \"a@b.c\", to = [\"me@b.c\"], username = \"pk\" }]",
+            ),
+            (19, 97),
+            "alerts.channels[0].username",
+            "`username` needs `password_file` too",
+        ),
+        case(
+            "max_per_hour of zero",
+            END,
+            at_end(
+                "[alerts]\nchannels = [{ type = \"ntfy\", url = \"http://x/t\", max_per_hour = 0 }]",
+            ),
+            (19, 65),
+            "alerts.channels[0].max_per_hour",
+            "expected a whole number from 1 to 3600, got 0",
+        ),
+        case(
+            "unknown min_severity",
+            END,
+            at_end(
+                "[alerts]\nchannels = [{ type = \"ntfy\", url = \"http://x/t\", min_severity = \"high\" }]",
+            ),
+            (19, 65),
+            "alerts.channels[0].min_severity",
+            "unknown severity `high`; expected `info`, `warning` or `critical`",
+        ),
+        case(
+            "alert rule severity",
+            END,
+            at_end(
+                "[[alerts.rules]]\nname = \"dry\"\nwhen = \"bed-1.soil_moisture < 20\"\nseverity = \"urgent\"",
+            ),
+            (21, 12),
+            "alerts.rules[0].severity",
+            "unknown severity `urgent`",
+        ),
+        case(
+            "alert rule with a bare sensor and no node",
+            END,
+            at_end("[[alerts.rules]]\nname = \"dry\"\nwhen = \"soil_moisture < 20\""),
+            (20, 8),
+            "alerts.rules[0].when",
+            "`soil_moisture` names no node: write `NODE.soil_moisture` or set `node` on the rule",
+        ),
+        case(
+            "alert rule on an unknown node",
+            END,
+            at_end(
+                "[[alerts.rules]]\nname = \"dry\"\nnode = \"bed-9\"\nwhen = \"soil_moisture < 20\"",
+            ),
+            (20, 8),
+            "alerts.rules[0].node",
+            "unknown node `bed-9`",
+        ),
+        case(
+            "alert rule condition syntax",
+            END,
+            at_end(
+                "[[alerts.rules]]\nname = \"dry\"\nnode = \"bed-1\"\nwhen = \"soil_moisture <\"",
+            ),
+            (21, 24),
+            "alerts.rules[0].when",
+            "expected a finite number such as `30` or `-2.5`, found the end of the condition",
+        ),
+        case(
+            "alert rule for too long",
+            END,
+            at_end(
+                "[[alerts.rules]]\nname = \"dry\"\nwhen = \"bed-1.soil_moisture < 20\"\nfor = \"25h\"",
+            ),
+            (21, 7),
+            "alerts.rules[0].for",
+            "must be at most 24h",
+        ),
+        case(
+            "two alert rules with one name",
+            END,
+            at_end(
+                "[[alerts.rules]]\nname = \"dry\"\nwhen = \"bed-1.soil_moisture < 20\"\n[[alerts.rules]]\nname = \"dry\"\nwhen = \"bed-1.soil_moisture < 10\"",
+            ),
+            (22, 8),
+            "alerts.rules[1].name",
+            "another rule is already named `dry`",
+        ),
         // TOML syntax.
         case(
             "duplicate key",

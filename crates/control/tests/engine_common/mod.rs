@@ -131,7 +131,9 @@ impl Garden {
                 },
                 alerts: AlertSettings {
                     node_silent_after: Duration::from_secs(120),
+                    repeat_every: Duration::from_secs(4 * 3600),
                     channels: Vec::new(),
+                    rules: Vec::new(),
                 },
                 defaults,
                 nodes: BTreeMap::new(),
