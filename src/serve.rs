@@ -17,7 +17,7 @@ use crate::logging::init_logging;
 
 /// Loads the settings, opens the store, and serves until SIGINT/SIGTERM.
 pub async fn run_serve(config: PathBuf) -> Result<(), CommandError> {
-    let settings = load_file_with_env(&config).map_err(|error| match error {
+    let mut settings = load_file_with_env(&config).map_err(|error| match error {
         LoadError::Invalid(errors) => {
             CommandError::InvalidSettings(errors.iter().map(ToString::to_string).collect())
         }
@@ -31,6 +31,7 @@ pub async fn run_serve(config: PathBuf) -> Result<(), CommandError> {
         .with_context(|| format!("cannot listen on {listen} ([master] listen)"))?;
     let base_dir = config.parent().map(Path::to_path_buf).unwrap_or_default();
     let store = open_store(&settings.master.database, &base_dir).await?;
+    settings.alerts.resolve_paths(&base_dir);
     let advertised = settings
         .master
         .mdns

@@ -85,6 +85,25 @@ pub struct AlertSettings {
     pub rules: Vec<AlertRule>,
 }
 
+impl AlertSettings {
+    /// Makes every relative `ca_file` and `password_file` relative to `base` (the config
+    /// file's directory).
+    pub fn resolve_paths(&mut self, base: &std::path::Path) {
+        for channel in &mut self.channels {
+            if let Some(path) = &mut channel.ca_file {
+                *path = base.join(&*path);
+            }
+            if let ChannelTarget::Email {
+                password_file: Some(path),
+                ..
+            } = &mut channel.target
+            {
+                *path = base.join(&*path);
+            }
+        }
+    }
+}
+
 /// How serious an alert is; channels send only alerts at or above their `min_severity`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {

@@ -6,9 +6,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use jiff::Timestamp;
 use plantkeeper_control::Settings;
+use plantkeeper_control::alerts::{Alert, AlertKey, Observation, one_off};
 use plantkeeper_control::engine::{Decision, Engine, Scope};
+use plantkeeper_control::settings::Severity;
 use plantkeeper_store::{Event, StateChange, Store, StoreError, WriteBatch};
 
+use crate::alerts::observe::{Scene, observe};
+use crate::alerts::{Alerts, alert_events};
 use crate::clock::SharedClock;
 use crate::live::{Live, LiveReadings};
 use crate::restore::restored_usage;
@@ -21,6 +25,7 @@ pub struct Master {
     clock: SharedClock,
     epoch: u64,
     legacy_seq: AtomicU32,
+    alerts: Alerts,
 }
 
 /// Decisions taken in one evaluation, with the state changes among them ready to be stored.
@@ -46,6 +51,7 @@ impl Master {
         let now = clock.now();
         let restored = restored_usage(&engine, store.as_ref(), now).await?;
         let control = engine.initial_state(now, &restored);
+        let alerts = Alerts::start(engine.settings(), Arc::clone(&clock), now);
         let master = Arc::new(Master {
             engine,
             live: Mutex::new(Live {
@@ -56,6 +62,7 @@ impl Master {
             clock,
             epoch,
             legacy_seq: AtomicU32::new(0),
+            alerts,
         });
         let started = Event {
             at_ms: now.as_millisecond(),
@@ -64,13 +71,32 @@ impl Master {
             output: None,
             message: format!("master started (epoch {epoch}); every output starts OFF"),
         };
+        let restarted = vec![one_off(
+            now,
+            Observation {
+                key: AlertKey {
+                    rule: "master_restarted".to_owned(),
+                    node: None,
+                    output: None,
+                    sensor: None,
+                },
+                severity: Severity::Info,
+                message: format!(
+                    "the master (re)started (epoch {epoch}); every output started OFF"
+                ),
+                hold_for: std::time::Duration::ZERO,
+            },
+        )];
+        let mut events = vec![started];
+        events.extend(alert_events(&restarted));
         master
             .store
             .write(WriteBatch {
-                events: vec![started],
+                events,
                 ..WriteBatch::default()
             })
             .await?;
+        master.alerts.dispatch(restarted);
         tracing::info!(epoch, "master started; every output starts OFF");
         Ok(master)
     }
@@ -131,6 +157,7 @@ impl Master {
         let decisions = self
             .engine
             .evaluate(&mut live.control, &live.readings, now, scope);
+        self.alerts.observe_decisions(&decisions, now);
         let changes = decisions
             .iter()
             .filter(|decision| decision.changed)
@@ -162,24 +189,86 @@ impl Master {
                 "output switched"
             );
         }
-        self.store
+        let result = self
+            .store
             .write(WriteBatch {
                 state_changes: changes,
                 ..WriteBatch::default()
             })
-            .await
-            .map(|_| ())
+            .await;
+        self.alerts.storage_result(&result);
+        result.map(|_| ())
     }
 
     /// Records a non-state-change event (override set, ...).
     pub async fn record_event(&self, event: Event) -> Result<(), StoreError> {
         tracing::info!(kind = %event.kind, node = ?event.node, output = ?event.output, "{}", event.message);
-        self.store
+        let result = self
+            .store
             .write(WriteBatch {
                 events: vec![event],
                 ..WriteBatch::default()
             })
-            .await
-            .map(|_| ())
+            .await;
+        self.alerts.storage_result(&result);
+        result.map(|_| ())
+    }
+
+    /// The alerts subsystem (channels and their counters, store-error tracking).
+    pub fn alerts(&self) -> &Alerts {
+        &self.alerts
+    }
+
+    /// Every alert firing now, for the dashboard and the API.
+    pub fn firing_alerts(&self) -> Vec<Alert> {
+        self.alerts.firing()
+    }
+
+    /// Observes every alert rule now, stores first firings and resolutions as `alert` events,
+    /// and queues the notifications (without waiting for any channel).
+    pub async fn check_alerts(&self) {
+        let storage_error = self.alerts.storage_error();
+        let notices = {
+            let live = self.live();
+            let now = self.clock.now();
+            let scene = Scene {
+                engine: &self.engine,
+                live: &live,
+                started_at: self.alerts.started_at(),
+                storage_error: storage_error.as_deref(),
+                now,
+            };
+            self.alerts.update(now, |watch| observe(&scene, watch))
+        };
+        if notices.is_empty() {
+            return;
+        }
+        for notice in &notices {
+            let alert = &notice.alert;
+            tracing::warn!(
+                status = notice.status.as_str(),
+                rule = %alert.key.rule,
+                severity = %alert.severity,
+                node = ?alert.key.node,
+                repeat = notice.repeat,
+                "{}",
+                alert.message
+            );
+        }
+        let events = alert_events(&notices);
+        self.alerts.dispatch(notices);
+        if !events.is_empty() {
+            let result = self
+                .store
+                .write(WriteBatch {
+                    events,
+                    ..WriteBatch::default()
+                })
+                .await;
+            if let Err(error) = &result {
+                tracing::error!(%error, "could not store alert events");
+            }
+            self.alerts.storage_result(&result);
+        }
     }
 }

@@ -138,14 +138,15 @@ pub async fn accept_report(
             received_at_ms: report.received_at.as_millisecond(),
             readings: report.readings.clone(),
         };
-        let receipt = master
+        let written = master
             .store()
             .write(WriteBatch {
                 reports: vec![record],
                 ..WriteBatch::default()
             })
-            .await
-            .map_err(ApiError::store_unavailable)?;
+            .await;
+        master.alerts().storage_result(&written);
+        let receipt = written.map_err(ApiError::store_unavailable)?;
         receipt.duplicate.first().copied().unwrap_or(false)
     };
 

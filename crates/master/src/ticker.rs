@@ -31,7 +31,8 @@ pub async fn run_ticker(master: Arc<Master>, mut shutdown: watch::Receiver<bool>
     }
 }
 
-/// One evaluation of every output; state changes are stored and logged.
+/// One evaluation of every output; state changes are stored and logged, then the alert rules
+/// are checked.
 pub async fn tick(master: &Master) {
     let changes = {
         let mut live = master.live();
@@ -40,4 +41,5 @@ pub async fn tick(master: &Master) {
     if let Err(error) = master.record_changes(changes).await {
         tracing::error!(%error, "could not store state changes; decisions go on from memory");
     }
+    master.check_alerts().await;
 }
