@@ -1,0 +1,263 @@
+//! Real receivers for the alert tests: an HTTP server (axum on 127.0.0.1) that records webhook
+//! and ntfy calls and can fail the first requests, a server that accepts and never answers,
+//! and an SMTP server (Python's aiosmtpd) that writes every mail it receives to a file.
+#![allow(dead_code)] // each test uses a different part of this harness
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// One HTTP request as received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Path and query.
+    pub path: String,
+    /// Headers, names lower-case.
+    pub headers: BTreeMap<String, String>,
+    /// Body text.
+    pub body: String,
+}
+
+impl Received {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).expect("a JSON body")
+    }
+}
+
+#[derive(Default)]
+struct Inbox {
+    received: Mutex<Vec<Received>>,
+    attempts: AtomicUsize,
+    fail_first: AtomicUsize,
+}
+
+/// An HTTP receiver on 127.0.0.1.
+pub struct HttpReceiver {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    inbox: Arc<Inbox>,
+}
+
+impl HttpReceiver {
+    /// Starts a receiver answering 500 to its first `fail_first` requests, then 200.
+    pub async fn start(fail_first: usize) -> HttpReceiver {
+        let inbox = Arc::new(Inbox::default());
+        inbox.fail_first.store(fail_first, Ordering::SeqCst);
+        let app = Router::new()
+            .fallback(record)
+            .with_state(Arc::clone(&inbox));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        HttpReceiver { base, inbox }
+    }
+
+    /// Every request answered 200, in arrival order.
+    pub fn received(&self) -> Vec<Received> {
+        self.inbox.received.lock().expect("inbox").clone()
+    }
+
+    /// Requests received at `path` (200 answers only).
+    pub fn at(&self, path: &str) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|request| request.path == path)
+            .collect()
+    }
+
+    /// Every request, failed ones included.
+    pub fn attempts(&self) -> usize {
+        self.inbox.attempts.load(Ordering::SeqCst)
+    }
+
+    /// Waits (up to 10 s) until `done` holds for the requests at `path`, then returns them.
+    pub async fn wait_for(&self, path: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+        for _ in 0..500 {
+            let requests = self.at(path);
+            if done(&requests) {
+                return requests;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "receiver never saw what was expected at {path}: {:#?}",
+            self.at(path)
+        );
+    }
+}
+
+async fn record(
+    State(inbox): State<Arc<Inbox>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    inbox.attempts.fetch_add(1, Ordering::SeqCst);
+    let failing = inbox
+        .fail_first
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+            left.checked_sub(1)
+        })
+        .is_ok();
+    if failing {
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    let headers = headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                value.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    inbox.received.lock().expect("inbox").push(Received {
+        path: uri.path().to_owned(),
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    });
+    StatusCode::OK
+}
+
+/// A TCP server that accepts connections and never answers: a receiver that hangs.
+pub async fn black_hole() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    format!("http://{address}")
+}
+
+const SMTP_SERVER: &str = r#"
+import json, socket, sys
+from aiosmtpd.controller import Controller
+
+class Keep:
+    async def handle_DATA(self, server, session, envelope):
+        with open(sys.argv[1], "a") as out:
+            out.write(json.dumps({
+                "from": envelope.mail_from,
+                "to": envelope.rcpt_tos,
+                "data": envelope.content.decode("utf8", "replace"),
+            }) + "\n")
+        return "250 OK"
+
+# aiosmtpd needs a fixed port (it connects to it to check the start): take a free one.
+probe = socket.socket()
+probe.bind(("127.0.0.1", 0))
+port = probe.getsockname()[1]
+probe.close()
+controller = Controller(Keep(), hostname="127.0.0.1", port=port)
+controller.start()
+print(port, flush=True)
+sys.stdin.read()
+controller.stop()
+"#;
+
+/// One mail as the SMTP server received it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Mail {
+    /// Envelope sender.
+    pub from: String,
+    /// Envelope recipients.
+    pub to: Vec<String>,
+    /// The whole message, headers and body.
+    pub data: String,
+}
+
+/// aiosmtpd on 127.0.0.1; stops when dropped (its stdin closes).
+pub struct SmtpReceiver {
+    /// The port it listens on.
+    pub port: u16,
+    mails: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+    _child: tokio::process::Child,
+}
+
+impl SmtpReceiver {
+    /// Starts aiosmtpd, or `None` (after the skip-or-fail rule) when it is not installed.
+    pub async fn start() -> Option<SmtpReceiver> {
+        let installed = std::process::Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .output()
+            .map_err(|error| error.to_string())
+            .and_then(|output| {
+                if output.status.success() {
+                    Ok(())
+                } else {
+                    Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+                }
+            });
+        if !plantkeeper_store::testsuite::require_service(
+            "aiosmtpd (python3 -m pip install aiosmtpd)",
+            "python3",
+            installed,
+        ) {
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mails = dir.path().join("mails.jsonl");
+        let mut child = tokio::process::Command::new("python3")
+            .args(["-c", SMTP_SERVER])
+            .arg(&mails)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python3 starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            BufReader::new(stdout).read_line(&mut line),
+        )
+        .await
+        .expect("aiosmtpd starts within 10 s")
+        .expect("aiosmtpd prints its port");
+        let port = line.trim().parse().expect("a port number");
+        Some(SmtpReceiver {
+            port,
+            mails,
+            _dir: dir,
+            _child: child,
+        })
+    }
+
+    /// Every mail received so far.
+    pub fn mails(&self) -> Vec<Mail> {
+        std::fs::read_to_string(&self.mails)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a mail record"))
+            .collect()
+    }
+
+    /// Waits (up to 10 s) until `count` mails arrived, then returns them.
+    pub async fn wait_for(&self, count: usize) -> Vec<Mail> {
+        for _ in 0..500 {
+            let mails = self.mails();
+            if mails.len() >= count {
+                return mails;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("expected {count} mails, got {:#?}", self.mails());
+    }
+}
