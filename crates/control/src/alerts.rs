@@ -24,6 +24,17 @@ use crate::settings::Severity;
 
 pub use rate::RateLimit;
 
+/// The built-in rules' names (docs/alerts.md); a user rule may not take one.
+pub const BUILT_IN_RULES: [&str; 7] = [
+    "node_silent",
+    "sensor_invalid",
+    "output_max_on",
+    "safety_off_repeats",
+    "require_blocking",
+    "storage_error",
+    "master_restarted",
+];
+
 /// What one alert is about: the rule and the node, output and sensor concerned.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AlertKey {

@@ -615,6 +615,14 @@ fn cases() -> Vec<Case> {
             "must be at most 24h",
         ),
         case(
+            "alert rule named like a built-in rule",
+            END,
+            at_end("[[alerts.rules]]\nname = \"node_silent\"\nwhen = \"bed-1.soil_moisture < 20\""),
+            (19, 8),
+            "alerts.rules[0].name",
+            "`node_silent` is the name of a built-in rule; choose another",
+        ),
+        case(
             "two alert rules with one name",
             END,
             at_end(

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::formats::{check_email, check_url};
 use super::reader::{DurationLimits, Fields, Reader, Value};
+use crate::alerts::BUILT_IN_RULES;
 use crate::condition::parse::{is_valid_node_id, parse_condition};
 use crate::condition::resolve::{OutputIndex, resolve_condition};
 use crate::condition::{ConditionExpr, ConditionInput};
@@ -278,6 +279,8 @@ fn read_rule(
             Some(format!(
                 "expected a rule name of lowercase letters, digits, `_` and `-` (at most 63), got `{name}`"
             ))
+        } else if BUILT_IN_RULES.contains(name) {
+            Some(format!("`{name}` is the name of a built-in rule; choose another"))
         } else if !names.insert((*name).to_owned()) {
             Some(format!("another rule is already named `{name}`"))
         } else {
