@@ -7,7 +7,7 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use alerts_support::{HttpReceiver, SmtpReceiver, black_hole};
+use alerts_support::{HttpReceiver, SmtpMode, SmtpReceiver, black_hole};
 use common::{TestMaster, garden_toml};
 use plantkeeper_master::ticker::tick;
 use serde_json::json;
@@ -297,7 +297,7 @@ when = "bed-1.soil_moisture < 20"
 
 #[tokio::test]
 async fn email_goes_through_a_real_smtp_server() {
-    let Some(smtp) = SmtpReceiver::start().await else {
+    let Some(smtp) = SmtpReceiver::start(SmtpMode::Plain).await else {
         return;
     };
     let master = TestMaster::start_manual(&garden_with_alerts(&format!(
@@ -335,6 +335,7 @@ when = "level < 20"
         ]
     );
     for mail in &mails {
+        assert_eq!((mail.login.as_deref(), mail.tls), (None, false));
         assert_eq!(mail.from, "pk@example.org");
         assert_eq!(mail.to, ["me@example.org", "you@example.org"]);
     }

@@ -63,6 +63,27 @@ impl HttpReceiver {
         HttpReceiver { base, inbox }
     }
 
+    /// Starts an HTTPS receiver on `https://localhost:PORT` with `pki`'s server certificate.
+    pub async fn start_tls(pki: &TestPki) -> HttpReceiver {
+        let inbox = Arc::new(Inbox::default());
+        let app = Router::new()
+            .fallback(record)
+            .with_state(Arc::clone(&inbox));
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!(
+            "https://localhost:{}",
+            tcp.local_addr().expect("address").port()
+        );
+        let listener = TlsListener {
+            tcp,
+            acceptor: pki.acceptor(),
+        };
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        HttpReceiver { base, inbox }
+    }
+
     /// Every request answered 200, in arrival order.
     pub fn received(&self) -> Vec<Received> {
         self.inbox.received.lock().expect("inbox").clone()
@@ -130,6 +151,98 @@ async fn record(
     StatusCode::OK
 }
 
+/// A private CA and a server certificate for `localhost` signed by it, as PEM files.
+pub struct TestPki {
+    /// The CA certificate (what `ca_file` names).
+    pub ca_file: std::path::PathBuf,
+    /// The server certificate chain.
+    pub cert_file: std::path::PathBuf,
+    /// The server's private key (PKCS#8).
+    pub key_file: std::path::PathBuf,
+    cert_der: Vec<u8>,
+    key_der: Vec<u8>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestPki {
+    /// Generates the CA and the server certificate.
+    pub fn generate() -> TestPki {
+        use rcgen::{
+            BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+        };
+        let ca_key = KeyPair::generate().expect("CA key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "PlantKeeper test CA");
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
+        let issuer = Issuer::new(ca_params, ca_key);
+        let key = KeyPair::generate().expect("server key");
+        let params = CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
+        let cert = params.signed_by(&key, &issuer).expect("server certificate");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca_file = dir.path().join("ca.pem");
+        let cert_file = dir.path().join("server.pem");
+        let key_file = dir.path().join("server.key");
+        std::fs::write(&ca_file, ca_cert.pem()).expect("write CA");
+        std::fs::write(&cert_file, cert.pem()).expect("write certificate");
+        std::fs::write(&key_file, key.serialize_pem()).expect("write key");
+        TestPki {
+            ca_file,
+            cert_file,
+            key_file,
+            cert_der: cert.der().to_vec(),
+            key_der: key.serialize_der(),
+            _dir: dir,
+        }
+    }
+
+    fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+        #[allow(deprecated)] // the ring provider, as the master uses
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(self.cert_der.clone())],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_der.clone())),
+            )
+            .expect("server certificate");
+        tokio_rustls::TlsAcceptor::from(Arc::new(config))
+    }
+}
+
+/// A TCP listener that completes a TLS handshake before handing a connection to axum;
+/// failed handshakes (a client that does not trust the CA) are dropped.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((stream, address)) = self.tcp.accept().await else {
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(stream).await {
+                return (tls, address);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
 /// A TCP server that accepts connections and never answers: a receiver that hangs.
 pub async fn black_hole() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -146,25 +259,51 @@ pub async fn black_hole() -> String {
 }
 
 const SMTP_SERVER: &str = r#"
-import json, socket, sys
+import json, logging, socket, ssl, sys, warnings
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+mails, mode = sys.argv[1], sys.argv[2]
+# The test asserts what matters; aiosmtpd's advice and deprecation notes are noise here.
+warnings.simplefilter("ignore")
+logging.getLogger("mail.log").setLevel(logging.CRITICAL)
 
 class Keep:
     async def handle_DATA(self, server, session, envelope):
-        with open(sys.argv[1], "a") as out:
+        login = getattr(session.auth_data, "login", None)
+        with open(mails, "a") as out:
             out.write(json.dumps({
                 "from": envelope.mail_from,
                 "to": envelope.rcpt_tos,
                 "data": envelope.content.decode("utf8", "replace"),
+                "login": login.decode() if login else None,
+                "tls": session.ssl is not None
+                    or server.transport.get_extra_info("ssl_object") is not None,
             }) + "\n")
         return "250 OK"
+
+def check(server, session, envelope, mechanism, auth_data):
+    ok = isinstance(auth_data, LoginPassword) and auth_data.login == b"pk" \
+        and auth_data.password == sys.argv[5].encode()
+    return AuthResult(success=ok, handled=False, auth_data=auth_data)
+
+options = {}
+if mode != "plain":
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(sys.argv[3], sys.argv[4])
+    options = {"authenticator": check, "auth_required": True}
+    if mode == "smtps":
+        # TLS from the first byte: aiosmtpd's own TLS-for-AUTH check only knows STARTTLS.
+        options.update(ssl_context=context, auth_require_tls=False)
+    else:
+        options.update(tls_context=context, require_starttls=True)
 
 # aiosmtpd needs a fixed port (it connects to it to check the start): take a free one.
 probe = socket.socket()
 probe.bind(("127.0.0.1", 0))
 port = probe.getsockname()[1]
 probe.close()
-controller = Controller(Keep(), hostname="127.0.0.1", port=port)
+controller = Controller(Keep(), hostname="127.0.0.1", port=port, **options)
 controller.start()
 print(port, flush=True)
 sys.stdin.read()
@@ -180,6 +319,20 @@ pub struct Mail {
     pub to: Vec<String>,
     /// The whole message, headers and body.
     pub data: String,
+    /// The user name the client logged in with, if it did.
+    pub login: Option<String>,
+    /// Whether the mail came over TLS (STARTTLS or TLS from the first byte).
+    pub tls: bool,
+}
+
+/// How the test SMTP server talks.
+pub enum SmtpMode<'a> {
+    /// No TLS, no login.
+    Plain,
+    /// STARTTLS required, then AUTH as `pk` with this password required.
+    StartTls(&'a TestPki, &'a str),
+    /// TLS from the first byte, then AUTH as `pk` with this password required.
+    Smtps(&'a TestPki, &'a str),
 }
 
 /// aiosmtpd on 127.0.0.1; stops when dropped (its stdin closes).
@@ -193,7 +346,7 @@ pub struct SmtpReceiver {
 
 impl SmtpReceiver {
     /// Starts aiosmtpd, or `None` (after the skip-or-fail rule) when it is not installed.
-    pub async fn start() -> Option<SmtpReceiver> {
+    pub async fn start(mode: SmtpMode<'_>) -> Option<SmtpReceiver> {
         let installed = std::process::Command::new("python3")
             .args(["-c", "import aiosmtpd"])
             .output()
@@ -214,9 +367,26 @@ impl SmtpReceiver {
         }
         let dir = tempfile::tempdir().expect("tempdir");
         let mails = dir.path().join("mails.jsonl");
-        let mut child = tokio::process::Command::new("python3")
-            .args(["-c", SMTP_SERVER])
-            .arg(&mails)
+        let mut command = tokio::process::Command::new("python3");
+        command.args(["-c", SMTP_SERVER]).arg(&mails);
+        match mode {
+            SmtpMode::Plain => {
+                command.arg("plain");
+            }
+            SmtpMode::StartTls(pki, password) | SmtpMode::Smtps(pki, password) => {
+                let name = if matches!(mode, SmtpMode::Smtps(..)) {
+                    "smtps"
+                } else {
+                    "starttls"
+                };
+                command
+                    .arg(name)
+                    .arg(&pki.cert_file)
+                    .arg(&pki.key_file)
+                    .arg(password);
+            }
+        }
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
