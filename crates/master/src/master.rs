@@ -265,10 +265,10 @@ impl Master {
                     ..WriteBatch::default()
                 })
                 .await;
+            // Not fed to `storage_result`: the alert's own event must not resolve it.
             if let Err(error) = &result {
                 tracing::error!(%error, "could not store alert events");
             }
-            self.alerts.storage_result(&result);
         }
     }
 }

@@ -76,6 +76,8 @@ impl Garden {
                     .map(String::as_str)
                     .collect();
                 format!("{} {}", key.rule, subject.join("."))
+                    .trim_end()
+                    .to_owned()
             })
             .collect()
     }
@@ -172,5 +174,46 @@ async fn built_in_rules_fire_and_resolve_from_the_live_view() {
         "{}",
         garden.message("node_silent")
     );
+    garden.master.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_store_raises_storage_error_until_a_write_succeeds() {
+    let mut garden = Garden {
+        master: TestMaster::start_manual(&garden()).await,
+        seq: 0,
+    };
+    // A real SQLite failure: a trigger makes every stored report abort.
+    let database = garden.master.dir.path().join("test.db");
+    let sql = rusqlite::Connection::open(&database).expect("open the test database");
+    sql.execute_batch(
+        "CREATE TRIGGER refuse BEFORE INSERT ON reports BEGIN SELECT RAISE(ABORT, 'disk is on fire'); END;",
+    )
+    .expect("create trigger");
+    garden.seq += 1;
+    let (status, body) = garden
+        .master
+        .report(
+            "tank",
+            json!({"seq": garden.seq, "readings": {"level": 50.0}}),
+        )
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(garden.firing().await, ["storage_error"]);
+    assert!(
+        garden.message("storage_error").contains("disk is on fire"),
+        "{}",
+        garden.message("storage_error")
+    );
+    assert_eq!(
+        garden.firing().await,
+        ["storage_error"],
+        "its own alert event does not resolve it"
+    );
+
+    sql.execute_batch("DROP TRIGGER refuse;")
+        .expect("drop trigger");
+    garden.tank(50.0).await;
+    assert!(garden.firing().await.is_empty());
     garden.master.stop().await;
 }
