@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use jiff::Timestamp;
 use plantkeeper_control::Settings;
-use plantkeeper_control::alerts::{Alert, AlertBook, Notice, NoticeStatus};
+use plantkeeper_control::alerts::{Alert, AlertBook, Notice, NoticeStatus, Observation};
 use plantkeeper_control::engine::Decision;
 use plantkeeper_store::{Event, StoreError};
 
@@ -100,7 +100,7 @@ impl Alerts {
     pub fn update(
         &self,
         now: Timestamp,
-        observe: impl FnOnce(&mut OutputWatch) -> Vec<plantkeeper_control::alerts::Observation>,
+        observe: impl FnOnce(&mut OutputWatch) -> Vec<Observation>,
     ) -> Vec<Notice> {
         let observations = observe(&mut lock(&self.watch));
         lock(&self.book).update(now, observations)

@@ -7,7 +7,7 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use alerts_support::{HttpReceiver, SmtpMode, SmtpReceiver, black_hole};
+use alerts_support::{HttpReceiver, SmtpMode, SmtpReceiver, black_hole, settle};
 use common::{TestMaster, garden_toml};
 use plantkeeper_master::ticker::tick;
 use serde_json::json;
@@ -212,13 +212,7 @@ channels = [
     master.clock().advance(Duration::from_secs(10));
     tick(&master.master).await;
     let stats = &master.master.alerts().channels()[0].stats;
-    for _ in 0..200 {
-        if stats.dropped_rate_limited.load(Ordering::SeqCst) == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(stats.dropped_rate_limited.load(Ordering::SeqCst), 2);
+    assert_eq!(settle(&stats.dropped_rate_limited, 2).await, 2);
     assert_eq!(receiver.at("/limited").len(), 3);
     // An hour on, the window has room again: the next repeats go through, marked as repeats.
     master.clock().advance(Duration::from_secs(3600));
@@ -228,7 +222,7 @@ channels = [
         all[3..].iter().all(|r| r.json()["repeat"] == true),
         "{all:#?}"
     );
-    assert_eq!(stats.sent.load(Ordering::SeqCst), 5);
+    assert_eq!(settle(&stats.sent, 5).await, 5);
     // Nothing was critical: the second channel never heard a thing.
     assert!(receiver.at("/critical").is_empty());
     master.stop().await;
@@ -257,7 +251,7 @@ async fn a_failing_receiver_gets_retries_with_back_off() {
     );
     let stats = &master.master.alerts().channels()[0].stats;
     assert_eq!(stats.retried.load(Ordering::SeqCst), 2);
-    assert_eq!(stats.sent.load(Ordering::SeqCst), 1);
+    assert_eq!(settle(&stats.sent, 1).await, 1);
     master.stop().await;
 }
 

@@ -5,9 +5,8 @@ mod alerts_support;
 mod common;
 
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
-use alerts_support::{HttpReceiver, SmtpMode, SmtpReceiver, TestPki};
+use alerts_support::{HttpReceiver, SmtpMode, SmtpReceiver, TestPki, settle};
 use common::{TestMaster, garden_toml};
 
 fn garden_with_alerts(alerts: &str) -> String {
@@ -34,13 +33,7 @@ channels = [
     assert_eq!(hooks[0].json()["rule"], "master_restarted");
     // Without the CA the handshake fails: retried, never delivered.
     let untrusted = &master.master.alerts().channels()[1].stats;
-    for _ in 0..200 {
-        if untrusted.retried.load(Ordering::SeqCst) > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(untrusted.retried.load(Ordering::SeqCst) > 0);
+    assert!(settle(&untrusted.retried, 1).await >= 1);
     assert_eq!(untrusted.sent.load(Ordering::SeqCst), 0);
     assert!(receiver.at("/untrusted").is_empty());
     master.stop().await;

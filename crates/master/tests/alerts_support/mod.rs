@@ -151,6 +151,17 @@ async fn record(
     StatusCode::OK
 }
 
+/// Waits (up to 10 s) until `counter` reaches at least `expected`; returns its value then.
+pub async fn settle(counter: &std::sync::atomic::AtomicU64, expected: u64) -> u64 {
+    for _ in 0..1000 {
+        if counter.load(Ordering::SeqCst) >= expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    counter.load(Ordering::SeqCst)
+}
+
 /// A private CA and a server certificate for `localhost` signed by it, as PEM files.
 pub struct TestPki {
     /// The CA certificate (what `ca_file` names).
