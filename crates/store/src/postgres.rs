@@ -10,10 +10,12 @@ mod mutations;
 mod options;
 mod queries;
 mod schema;
+mod spool;
 mod statements;
 mod writer;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -44,13 +46,16 @@ pub struct PostgresStore {
     closed: AtomicBool,
     readers: Pool,
     timescale: Timescale,
+    /// Batches in the spool not yet replayed, kept up to date by the writer.
+    spooled: Arc<AtomicUsize>,
 }
 
 impl PostgresStore {
     /// Connects to the database of `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`,
     /// libpq's parameters allowed after `?`), applies the pending migrations (creating
-    /// `options.schema` first if set), starts the writer task and the read pool. Needs a tokio
-    /// runtime. Connections are not encrypted (no TLS in this build).
+    /// `options.schema` first if set), opens `options.spool` and starts the writer task (which
+    /// replays what the spool still holds) and the read pool. Needs a tokio runtime.
+    /// Connections are not encrypted (no TLS in this build).
     ///
     /// # Errors
     /// [`StoreError::InvalidQuery`] for a malformed URL or schema name;
@@ -77,17 +82,41 @@ impl PostgresStore {
             .await
             .map_err(|error| in_context(pool_error(error)))?;
         drop(first_reader);
-        let (commands, writer_task) = writer::spawn(client, writer_config, options.max_batch)
-            .await
-            .map_err(in_context)?;
-        info!(url = %shown_url, schema = ?options.schema, ?timescale, "PostgreSQL store open");
+        let spool = match options.spool.clone() {
+            Some(path) => Some(
+                tokio::task::spawn_blocking(move || spool::Spool::open(&path))
+                    .await
+                    .map_err(|error| {
+                        StoreError::Database(format!("opening the spool failed: {error}"))
+                    })??,
+            ),
+            None => None,
+        };
+        let spooled = Arc::new(AtomicUsize::new(0));
+        let (commands, writer_task) = writer::spawn(
+            client,
+            writer_config,
+            options.max_batch,
+            spool,
+            spooled.clone(),
+        )
+        .await
+        .map_err(in_context)?;
+        info!(url = %shown_url, schema = ?options.schema, spool = ?options.spool, ?timescale, "PostgreSQL store open");
         Ok(PostgresStore {
             commands,
             writer_task: Mutex::new(Some(writer_task)),
             closed: AtomicBool::new(false),
             readers,
             timescale,
+            spooled,
         })
+    }
+
+    /// How many batches the spool holds that are not in PostgreSQL yet (0 without a spool):
+    /// non-zero during an outage and until the replay after it is done.
+    pub fn spooled(&self) -> usize {
+        self.spooled.load(Ordering::Acquire)
     }
 
     /// What [`detect_timescale`] found at open, which decided the migrations applied.

@@ -8,6 +8,8 @@
 //!
 //! Enabled by the `testsuite` cargo feature.
 
+pub mod private_cluster;
+
 use std::sync::Arc;
 use std::task::Poll;
 

@@ -1,6 +1,7 @@
 //! How a [`PostgresStore`](super::PostgresStore) is opened: the `postgres://` URL of the config
 //! file, the schema, the pool and the writer's batch size.
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -23,6 +24,9 @@ pub struct PostgresOptions {
     pub max_batch: usize,
     /// Connections of the read pool (at least one), beside the writer's own connection.
     pub read_connections: usize,
+    /// The local spool file (SQLite) where writes go, durably, while the database is
+    /// unreachable, replayed when it is back; `None`: such writes fail (see `docs/storage.md`).
+    pub spool: Option<PathBuf>,
 }
 
 impl Default for PostgresOptions {
@@ -31,6 +35,7 @@ impl Default for PostgresOptions {
             schema: None,
             max_batch: 2000,
             read_connections: 4,
+            spool: None,
         }
     }
 }

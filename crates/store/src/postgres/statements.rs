@@ -31,6 +31,9 @@ pub(crate) struct Statements {
     pub(crate) beat_heart: Statement,
     /// Deletes at most `$2` reports received before `$1`.
     pub(crate) prune_reports: Statement,
+    /// Records spooled batch `$2` of spool `$1` as replayed at `$3`; 0 rows when a batch of
+    /// that spool at least as new was replayed already (so this one is stored).
+    pub(crate) mark_drained: Statement,
 }
 
 impl Statements {
@@ -102,6 +105,13 @@ impl Statements {
             prune_reports: prepare(
                 "DELETE FROM reports WHERE ctid IN \
                  (SELECT ctid FROM reports WHERE received_at < $1 LIMIT $2)",
+            )
+            .await?,
+            mark_drained: prepare(
+                "INSERT INTO spool_drained (spool, last_batch, drained_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (spool) DO UPDATE \
+                 SET last_batch = EXCLUDED.last_batch, drained_at = EXCLUDED.drained_at \
+                 WHERE spool_drained.last_batch < EXCLUDED.last_batch",
             )
             .await?,
         })

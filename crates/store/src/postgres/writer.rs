@@ -11,19 +11,31 @@
 //! duplicate). The writer reconnects at the next group, with a back-off from 100 ms to 5 s
 //! between attempts; a group that arrives while it waits fails at once, so nodes are answered
 //! 503 quickly and keep their readings.
+//!
+//! With a spool ([`Spool`]), a group that fails because the database is unreachable is not
+//! failed: its writes are appended to the spool, fsynced, and only then acknowledged (the
+//! epoch and the writable probe still fail: they need the database). Whenever nothing is
+//! queued and the spool holds batches, the writer replays the oldest one into PostgreSQL in a
+//! transaction that also records its id in `spool_drained`, and removes it from the spool only
+//! after that commit; a batch whose id is not above the recorded one is skipped, so a replay
+//! interrupted between the commit and the removal never stores anything twice.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_postgres::{Client, Config};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use super::connect;
 use super::mutations::{self, Outcome, SeriesIds, Work};
+use super::spool::{Spool, Spooled};
 use super::statements::Statements;
-use crate::{StoreError, WriteReceipt};
+use crate::{StoreError, WriteBatch, WriteReceipt};
 
 /// Commands waiting for the writer; senders wait for room when it is full (back-pressure).
 const QUEUE_CAPACITY: usize = 1024;
@@ -98,8 +110,21 @@ pub(crate) async fn spawn(
     client: Client,
     config: Config,
     max_batch: usize,
+    spool: Option<Spool>,
+    spooled: Arc<AtomicUsize>,
 ) -> Result<(mpsc::Sender<Command>, JoinHandle<()>), StoreError> {
     let statements = Statements::prepare(&client).await?;
+    let spool_pending = match &spool {
+        Some(spool) => blocking(spool, Spool::pending).await?,
+        None => 0,
+    };
+    spooled.store(spool_pending, Ordering::Release);
+    if spool_pending > 0 {
+        info!(
+            batches = spool_pending,
+            "the spool holds batches from an earlier outage; replaying them"
+        );
+    }
     let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
     let writer = Writer {
         config,
@@ -111,6 +136,10 @@ pub(crate) async fn spawn(
         transactions_since_prune: 0,
         prune_unfinished: false,
         newest_received_at_ms: None,
+        spool,
+        spool_pending,
+        spooled,
+        closing: false,
     };
     Ok((sender, tokio::spawn(writer.run(receiver))))
 }
@@ -129,12 +158,29 @@ struct Writer {
     prune_unfinished: bool,
     /// The newest `received_at` committed: the store's "now" for pruning.
     newest_received_at_ms: Option<i64>,
+    /// Where writes go while the database is unreachable, if configured.
+    spool: Option<Spool>,
+    /// Batches in the spool still to replay...
+    spool_pending: usize,
+    /// ...as the store shows it ([`PostgresStore::spooled`](super::PostgresStore::spooled)).
+    spooled: Arc<AtomicUsize>,
+    /// A close was received: no more replaying, only what is queued is done.
+    closing: bool,
+}
+
+/// What [`Writer::apply_group`] could do.
+enum GroupOutcome {
+    /// One result per work, each `Ok` only if committed.
+    Done(Vec<Result<Outcome, StoreError>>),
+    /// The database could not be reached: nothing of the group was committed (or, if the
+    /// connection broke during the commit itself, it cannot be known).
+    Unreachable(StoreError),
 }
 
 impl Writer {
     async fn run(mut self, mut receiver: mpsc::Receiver<Command>) {
         let mut close_replies = Vec::new();
-        while let Some(first) = receiver.recv().await {
+        while let Some(first) = self.next_command(&mut receiver).await {
             let mut group = Vec::new();
             let mut rows = 0;
             let mut next = Some(first);
@@ -147,6 +193,7 @@ impl Writer {
                     Command::Close { reply } => {
                         // No new command gets in; those already queued are still received.
                         receiver.close();
+                        self.closing = true;
                         close_replies.push(reply);
                     }
                 }
@@ -179,7 +226,10 @@ impl Writer {
                 _ => None,
             })
             .max();
-        let results = self.apply_group(&works).await;
+        let results = match self.apply_group(&works).await {
+            GroupOutcome::Done(results) => results,
+            GroupOutcome::Unreachable(error) => self.spool_group(&works, error).await,
+        };
         if results.iter().any(Result::is_ok) {
             self.newest_received_at_ms = self.newest_received_at_ms.max(newest);
             self.transactions_since_prune = self.transactions_since_prune.saturating_add(1);
@@ -189,41 +239,184 @@ impl Writer {
         }
     }
 
-    /// One result per work, each `Ok` only if committed.
-    async fn apply_group(&mut self, works: &[Work]) -> Vec<Result<Outcome, StoreError>> {
-        let fail_all = |error: &StoreError| works.iter().map(|_| Err(error.clone())).collect();
+    /// Applies the works in one transaction (per-job savepoints if that fails while the
+    /// connection is fine).
+    async fn apply_group(&mut self, works: &[Work]) -> GroupOutcome {
+        let fail_all = |error: &StoreError| {
+            GroupOutcome::Done(works.iter().map(|_| Err(error.clone())).collect())
+        };
         if let Err(error) = self.ensure_connected().await {
-            return fail_all(&error);
+            return GroupOutcome::Unreachable(error);
         }
         let Some(connection) = self.connection.as_mut() else {
-            return fail_all(&StoreError::Database("not connected".to_owned()));
+            return GroupOutcome::Unreachable(StoreError::Database("not connected".to_owned()));
         };
         let all: Vec<&Work> = works.iter().collect();
         let error = match group_transaction(connection, &mut self.series, &all).await {
-            Ok(outcomes) => return outcomes.into_iter().map(Ok).collect(),
+            Ok(outcomes) => return GroupOutcome::Done(outcomes.into_iter().map(Ok).collect()),
             Err(error) => error,
         };
         self.series.forget_all();
-        let usable = is_usable(&connection.client).await;
-        if !usable || works.len() == 1 {
-            if !usable {
-                self.connection_lost(&error);
-            }
+        if !is_usable(&connection.client).await {
+            self.connection_lost(&error);
+            return GroupOutcome::Unreachable(error);
+        }
+        if works.len() == 1 {
             warn!(%error, jobs = works.len(), "store transaction failed");
             return fail_all(&error);
         }
         debug!(%error, "group failed; applying each job in its own savepoint");
         match savepoint_per_job(connection, &mut self.series, works).await {
-            Ok(results) => results,
+            Ok(results) => GroupOutcome::Done(results),
             Err(error) => {
                 self.series.forget_all();
                 if !is_usable(&connection.client).await {
                     self.connection_lost(&error);
+                    return GroupOutcome::Unreachable(error);
                 }
                 warn!(%error, jobs = works.len(), "store transaction failed");
                 fail_all(&error)
             }
         }
+    }
+
+    /// The group's results when the database is unreachable: its writes appended to the
+    /// spool as one batch and acknowledged after the spool's commit (no report is flagged as a
+    /// duplicate: the replay recognises retries); everything else fails with `error`.
+    async fn spool_group(
+        &mut self,
+        works: &[Work],
+        error: StoreError,
+    ) -> Vec<Result<Outcome, StoreError>> {
+        let writes: Vec<&WriteBatch> = works
+            .iter()
+            .filter_map(|work| match work {
+                Work::Write(batch) => Some(batch),
+                _ => None,
+            })
+            .collect();
+        let spooled = match &self.spool {
+            Some(spool) if !writes.is_empty() => {
+                let mut merged = WriteBatch::default();
+                for batch in &writes {
+                    merged.reports.extend(batch.reports.iter().cloned());
+                    merged
+                        .state_changes
+                        .extend(batch.state_changes.iter().cloned());
+                    merged.events.extend(batch.events.iter().cloned());
+                }
+                let now_ms = now_ms();
+                Some(blocking(spool, move |spool| spool.append(&merged, now_ms)).await)
+            }
+            _ => None,
+        };
+        match spooled {
+            Some(Ok(id)) => {
+                self.set_spool_pending(self.spool_pending + 1);
+                debug!(batch = id, writes = writes.len(), %error, "database unreachable; spooled");
+            }
+            Some(Err(spool_error)) => {
+                error!(%spool_error, %error, "database unreachable and the spool failed");
+                let both = StoreError::Database(format!("{error}; and {spool_error}"));
+                return works.iter().map(|_| Err(both.clone())).collect();
+            }
+            None => {
+                warn!(%error, jobs = works.len(), "store transaction failed");
+            }
+        }
+        works
+            .iter()
+            .map(|work| match work {
+                Work::Write(batch) if spooled.is_some() => Ok(Outcome::Written(WriteReceipt {
+                    duplicate: vec![false; batch.reports.len()],
+                })),
+                _ => Err(error.clone()),
+            })
+            .collect()
+    }
+
+    fn set_spool_pending(&mut self, pending: usize) {
+        self.spool_pending = pending;
+        self.spooled.store(pending, Ordering::Release);
+    }
+
+    /// The next command. While the spool holds batches and nothing is queued, replays them one
+    /// by one, and between failed attempts waits for a command or the next reconnection.
+    async fn next_command(&mut self, receiver: &mut mpsc::Receiver<Command>) -> Option<Command> {
+        loop {
+            if self.spool_pending == 0 || self.closing {
+                return receiver.recv().await;
+            }
+            match receiver.try_recv() {
+                Ok(command) => return Some(command),
+                Err(TryRecvError::Disconnected) => return None,
+                Err(TryRecvError::Empty) => {}
+            }
+            if self.replay_oldest().await {
+                continue;
+            }
+            let wait = self
+                .reconnect_not_before
+                .map_or(FIRST_RECONNECT_DELAY, |not_before| {
+                    not_before.saturating_duration_since(Instant::now())
+                })
+                .max(FIRST_RECONNECT_DELAY);
+            if let Ok(command) = tokio::time::timeout(wait, receiver.recv()).await {
+                return command;
+            }
+        }
+    }
+
+    /// Replays the spool's oldest batch; `false` when no progress could be made now.
+    async fn replay_oldest(&mut self) -> bool {
+        let Some(spool) = self.spool.clone() else {
+            return false;
+        };
+        if self.ensure_connected().await.is_err() {
+            return false;
+        }
+        let spooled = match blocking(&spool, Spool::oldest).await {
+            Ok(Some(spooled)) => spooled,
+            Ok(None) => {
+                self.set_spool_pending(0);
+                return true;
+            }
+            Err(error) => {
+                warn!(%error, "reading the spool failed; will try again");
+                return false;
+            }
+        };
+        let Some(connection) = self.connection.as_mut() else {
+            return false;
+        };
+        let id = spooled.id;
+        match replay(connection, &mut self.series, spool.identity(), spooled).await {
+            Ok(fresh) => debug!(batch = id, fresh, "replayed a spooled batch"),
+            Err(replay_error) => {
+                self.series.forget_all();
+                if !is_usable(&connection.client).await {
+                    self.connection_lost(&replay_error);
+                    return false;
+                }
+                error!(%replay_error, batch = id, "PostgreSQL refused a spooled batch; it is kept in the spool, marked refused");
+                let why = replay_error.to_string();
+                if let Err(error) = blocking(&spool, move |spool| spool.refuse(id, &why)).await {
+                    warn!(%error, "marking a refused spooled batch failed");
+                    return false;
+                }
+                self.set_spool_pending(self.spool_pending.saturating_sub(1));
+                return true;
+            }
+        }
+        if let Err(error) = blocking(&spool, move |spool| spool.remove(id)).await {
+            warn!(%error, "removing a replayed batch from the spool failed; will try again");
+            return false;
+        }
+        self.set_spool_pending(self.spool_pending.saturating_sub(1));
+        if self.spool_pending == 0 {
+            info!("the spool is empty: every batch of the outage is in PostgreSQL");
+        }
+        true
     }
 
     /// Makes sure there is a live connection, reconnecting if the back-off allows.
@@ -305,6 +498,65 @@ impl Writer {
             }
         }
     }
+}
+
+/// Runs `call` on the spool on a blocking thread (SQLite and fsync block).
+async fn blocking<T: Send + 'static>(
+    spool: &Spool,
+    call: impl FnOnce(&Spool) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let spool = spool.clone();
+    tokio::task::spawn_blocking(move || call(&spool))
+        .await
+        .map_err(|error| StoreError::Database(format!("the spool task failed: {error}")))?
+}
+
+/// Milliseconds since the Unix epoch, for bookkeeping columns.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
+/// Replays one spooled batch in one transaction with its `spool_drained` row; returns whether
+/// it was new (`false`: an earlier replay had committed it and it is skipped).
+async fn replay(
+    connection: &mut Connection,
+    series: &mut SeriesIds,
+    identity: &str,
+    spooled: Spooled,
+) -> Result<bool, StoreError> {
+    let database_error = super::database_error;
+    let transaction = connection
+        .client
+        .transaction()
+        .await
+        .map_err(database_error("starting a transaction"))?;
+    let statements = &connection.statements;
+    let fresh = transaction
+        .execute(
+            &statements.mark_drained,
+            &[&identity, &spooled.id, &now_ms()],
+        )
+        .await
+        .map_err(database_error("recording a replayed batch"))?
+        == 1;
+    if fresh {
+        mutations::apply(
+            &transaction,
+            statements,
+            series,
+            &[&Work::Write(spooled.batch)],
+        )
+        .await?;
+    }
+    transaction
+        .commit()
+        .await
+        .map_err(database_error("committing"))?;
+    Ok(fresh)
 }
 
 /// Whether `client` still answers, after a failure: the failure may have been the connection
