@@ -88,7 +88,7 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<RunningDemo> {
         })?;
     init_logging(&settings.telemetry);
 
-    let store = open_store(&settings.master.database, &args.data).await?;
+    let store = open_store(&settings, &args.data).await?;
     let clock: SharedClock = Arc::new(AcceleratedClock::new(jiff::Timestamp::now(), args.speed));
     let master = Master::start(Arc::new(settings), store, Arc::clone(&clock)).await?;
     let (stop_server, server_stopped) = oneshot::channel::<()>();

@@ -30,7 +30,7 @@ pub async fn run_serve(config: PathBuf) -> Result<(), CommandError> {
         .await
         .with_context(|| format!("cannot listen on {listen} ([master] listen)"))?;
     let base_dir = config.parent().map(Path::to_path_buf).unwrap_or_default();
-    let store = open_store(&settings.master.database, &base_dir).await?;
+    let store = open_store(&settings, &base_dir).await?;
     settings.alerts.resolve_paths(&base_dir);
     let advertised = settings
         .master

@@ -309,6 +309,35 @@ fn a_wrong_database_url_fails_at_start_with_one_clear_line() {
 }
 
 #[test]
+fn an_unreachable_postgres_url_fails_at_start_with_one_line_naming_the_server() {
+    let _serial = ONE_AT_A_TIME.blocking_lock();
+    let dir = tempfile::tempdir().expect("temporary dir");
+    // A loopback port nobody listens on: the connection is refused at once.
+    let closed = master_process::free_port();
+    let url = format!("postgres://plantkeeper:secret-pw@127.0.0.1:{closed}/plants");
+    let config = dir.path().join("plantkeeper.toml");
+    let settings = garden_toml(master_process::free_port(), "").replace("sqlite://garden.db", &url);
+    std::fs::write(&config, settings).expect("write the settings");
+
+    let run = serve(dir.path(), &config);
+    assert_eq!(
+        run.code(),
+        1,
+        "a database that cannot be reached is a runtime failure: {run:?}"
+    );
+    let lines = run.stderr_lines();
+    assert_eq!(lines.len(), 1, "one line on stderr: {run:?}");
+    assert!(
+        lines[0].contains(&format!("127.0.0.1:{closed}")) && lines[0].contains("PostgreSQL"),
+        "the line names the server: {run:?}"
+    );
+    assert!(
+        !lines[0].contains("secret-pw"),
+        "the line hides the password: {run:?}"
+    );
+}
+
+#[test]
 fn a_listen_address_already_taken_fails_at_start_with_one_line_naming_it() {
     let _serial = ONE_AT_A_TIME.blocking_lock();
     let dir = tempfile::tempdir().expect("temporary dir");

@@ -24,6 +24,7 @@ mod nodes;
 mod outputs;
 mod reader;
 mod source;
+mod storage;
 pub(crate) mod suggest;
 mod telemetry;
 mod timing;
@@ -44,19 +45,21 @@ pub use mdns::{DEFAULT_MDNS_NAME, MDNS_NAME_RULE, is_valid_dns_label};
 pub use nodes::MIN_TOKEN_CHARS;
 pub use outputs::{MAX_ON_LIMITS, MAX_ON_PER_DAY_LIMITS, MIN_OFF_LIMITS, MIN_ON_LIMITS};
 pub use reader::DurationLimits;
+pub use storage::DEFAULT_SPOOL;
 pub use telemetry::DEFAULT_LOG;
 pub use timing::{BUILT_IN_DEFAULTS, LEASE_LIMITS, REPORT_EVERY_LIMITS, STALE_AFTER_LIMITS};
 
 use crate::settings::Settings;
 use reader::{Fields, Reader};
 
-const ROOT_KEYS: [&str; 6] = [
+const ROOT_KEYS: [&str; 7] = [
     "master",
     "telemetry",
     "alerts",
     "defaults",
     "nodes",
     "legacy",
+    "storage",
 ];
 const ROOT_MISPLACED: [(&str, &str); 9] = [
     ("listen", "in [master]"),
@@ -97,6 +100,12 @@ pub fn load_settings(file_name: &str, text: &str) -> Result<Settings, Vec<Config
     let telemetry_section = section(&mut reader, root, "telemetry");
     let telemetry =
         telemetry::read_telemetry(&mut reader, telemetry_section.as_ref().map(Section::fields));
+    let storage_section = section(&mut reader, root, "storage");
+    let storage = storage::read_storage(
+        &mut reader,
+        storage_section.as_ref().map(Section::fields),
+        &master.database,
+    );
     let defaults = match section(&mut reader, root, "defaults") {
         Some(section) => {
             let fields = section.fields();
@@ -134,6 +143,7 @@ pub fn load_settings(file_name: &str, text: &str) -> Result<Settings, Vec<Config
         alerts,
         defaults,
         legacy,
+        storage,
         nodes: loaded
             .into_iter()
             .map(|node| (node.settings.id.clone(), node.settings))

@@ -26,6 +26,17 @@ pub struct Settings {
     pub nodes: BTreeMap<String, NodeSettings>,
     /// `[legacy]`: the token-less routes of original PlantKeeper nodes (CONTRACT §5).
     pub legacy: LegacySettings,
+    /// `[storage]`: the PostgreSQL engine's outage spool.
+    pub storage: StorageSettings,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StorageSettings {
+    /// `spool`: the file where a PostgreSQL database's writes are kept while it is
+    /// unreachable, as written (relative to the settings file's directory); `None` means the
+    /// default, `plantkeeper-spool.db` beside the settings file.
+    pub spool: Option<String>,
 }
 
 /// `[master]`.

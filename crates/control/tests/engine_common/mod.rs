@@ -138,6 +138,7 @@ impl Garden {
                 defaults,
                 nodes: BTreeMap::new(),
                 legacy: Default::default(),
+                storage: Default::default(),
             },
         }
     }
