@@ -12,6 +12,11 @@
 //! * **durability**: the master is stopped with SIGTERM and its SQLite file must hold exactly
 //!   `acknowledged reports × readings` readings, else the command fails (exit 1).
 //!
+//! With `--database postgres://…` the master runs on PostgreSQL in a schema of the run's own
+//! (dropped at the end), the durability check counts that schema's readings, and before the
+//! master starts the same rows are written with raw binary `COPY` ([`postgres`]): the store's
+//! ceiling, printed with the ratio.
+//!
 //! Speed is reported, never judged here: the table shows the ratio to the ceiling measured in
 //! the same run.
 
@@ -22,6 +27,7 @@ mod http_client;
 mod latency;
 mod load;
 mod machine;
+mod postgres;
 mod reports;
 mod settings_file;
 mod table;
@@ -35,8 +41,9 @@ use anyhow::{Context, bail};
 pub use self::ceiling::run_ceiling;
 use self::children::ChildProcess;
 use self::load::{PhaseResult, closed_loop, paced};
+use self::postgres::BenchDatabase;
 use self::reports::Reports;
-use self::table::{Summary, print_summary};
+use self::table::{PostgresSummary, Summary, print_summary};
 use crate::cli::CommandError;
 
 /// Options of `plantkeeper bench`.
@@ -61,6 +68,10 @@ pub struct BenchArgs {
     /// MicroPython's `urequests` does, instead of one keep-alive connection per node.
     #[arg(long)]
     pub connection_per_report: bool,
+    /// Run the master on this PostgreSQL database (`postgres://USER@HOST[:PORT]/DATABASE`), in
+    /// a schema of its own, and measure raw `COPY` of the same rows as the store's ceiling.
+    #[arg(long, value_parser = parse_postgres_url)]
+    pub database: Option<String>,
 }
 
 impl BenchArgs {
@@ -82,7 +93,26 @@ impl BenchArgs {
             } else {
                 ""
             }
-        )
+        ) + &self
+            .database
+            .as_deref()
+            .map(|url| {
+                format!(
+                    " --database {}",
+                    plantkeeper_store::postgres::redacted_url(url)
+                )
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn parse_postgres_url(text: &str) -> Result<String, String> {
+    if plantkeeper_store::postgres::is_postgres_url(text) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "expected a postgres://USER@HOST[:PORT]/DATABASE URL, got `{text}`"
+        ))
     }
 }
 
@@ -97,6 +127,22 @@ fn parse_phase_duration(text: &str) -> Result<Duration, String> {
 
 /// Runs the whole benchmark and prints its table; fails when the durability check does.
 pub async fn run_bench(args: BenchArgs) -> Result<(), CommandError> {
+    let Some(url) = args.database.as_deref() else {
+        return run_bench_on(&args, None).await;
+    };
+    let mut database = BenchDatabase::create(url).await?;
+    let result = run_bench_on(&args, Some(&mut database)).await;
+    let dropped = database.drop_schema().await;
+    result?;
+    dropped?;
+    Ok(())
+}
+
+/// The benchmark on SQLite, or on `database`'s schema.
+async fn run_bench_on(
+    args: &BenchArgs,
+    mut database: Option<&mut BenchDatabase>,
+) -> Result<(), CommandError> {
     let executable = std::env::current_exe().context("finding the plantkeeper executable")?;
     let workdir = tempfile::Builder::new()
         .prefix("plantkeeper-bench-")
@@ -106,10 +152,20 @@ pub async fn run_bench(args: BenchArgs) -> Result<(), CommandError> {
     let ceiling = if args.skip_ceiling {
         None
     } else {
-        Some(measure_ceiling(&executable, &args).await?)
+        Some(measure_ceiling(&executable, args).await?)
+    };
+    let copy = match database.as_deref_mut() {
+        Some(database) => Some(
+            database
+                .copy_ceiling(args.nodes, args.readings, args.duration)
+                .await
+                .context("the COPY ceiling")?,
+        ),
+        None => None,
     };
 
-    let config = settings_file::write(workdir.path(), args.nodes)?;
+    let master_url = database.as_deref().map(BenchDatabase::master_url);
+    let config = settings_file::write(workdir.path(), args.nodes, master_url.as_deref())?;
     let mut master = ChildProcess::start_master(&executable, &config, workdir.path()).await?;
     let reports = Arc::new(Reports::new(args.nodes, args.readings));
     let address = master.address();
@@ -134,12 +190,23 @@ pub async fn run_bench(args: BenchArgs) -> Result<(), CommandError> {
 
     let acknowledged = throughput.ok + paced_result.ok;
     let expected_readings = acknowledged * u64::from(args.readings);
-    let stored_readings = durability::count_readings(&config.database)?;
+    let stored_readings = match database.as_deref() {
+        Some(database) => database.count_readings().await?,
+        None => durability::count_readings(&config.database)?,
+    };
+    let postgres = match (database.as_deref(), copy) {
+        (Some(database), Some(copy)) => Some(PostgresSummary {
+            schema: database.schema.clone(),
+            copy,
+        }),
+        _ => None,
+    };
     let summary = Summary {
         command_line: args.command_line(),
         machine: machine::describe(),
-        args: &args,
+        args,
         ceiling: ceiling.as_ref(),
+        postgres,
         throughput: &throughput,
         paced: &paced_result,
         memory,

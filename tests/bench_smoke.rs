@@ -145,3 +145,103 @@ fn skip_ceiling_leaves_out_the_ceiling_row_and_the_ratio() {
     line_starting(&stdout, "A  master");
     line_starting(&stdout, "B  master");
 }
+
+/// The PostgreSQL server of the tests (`PLANTKEEPER_TEST_POSTGRES_URL`, default the local one),
+/// or `None` when it cannot be reached and skipping is allowed (see `require_service`).
+fn test_postgres_url() -> Option<String> {
+    let url = std::env::var("PLANTKEEPER_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let reachable = (|| {
+        let config: tokio_postgres::Config = url.parse().map_err(|error| format!("{error}"))?;
+        let host = match config.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+            _ => return Err("the URL names no TCP host".to_owned()),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let address = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+            .map_err(|error| error.to_string())?
+            .next()
+            .ok_or_else(|| format!("{host} resolves to no address"))?;
+        std::net::TcpStream::connect_timeout(&address, Duration::from_secs(3))
+            .map(drop)
+            .map_err(|error| error.to_string())
+    })();
+    plantkeeper_store::testsuite::require_service("PostgreSQL", &url, reachable).then_some(url)
+}
+
+#[test]
+fn tiny_postgres_bench_prints_the_copy_ceiling_the_ratio_and_a_passing_durability_check() {
+    let Some(url) = test_postgres_url() else {
+        return;
+    };
+    let (success, stdout, stderr) = run_plantkeeper(&[
+        "bench",
+        "--nodes",
+        "3",
+        "--duration",
+        "1s",
+        "--concurrency",
+        "2",
+        "--skip-ceiling",
+        "--database",
+        &url,
+    ]);
+    assert!(
+        success,
+        "bench failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    for row in ["   COPY binary", "   master, phase A"] {
+        let line = line_starting(&stdout, row);
+        let numbers: Vec<f64> = line
+            .split_whitespace()
+            .rev()
+            .take(2)
+            .filter_map(|cell| cell.parse().ok())
+            .collect();
+        assert!(
+            numbers.len() == 2 && numbers.iter().all(|number| *number > 0.0),
+            "`{row}` ends with positive reports/s and rows/s: {line}"
+        );
+    }
+    let ratio = line_starting(&stdout, "   ratio master / COPY");
+    assert!(
+        ratio
+            .split_whitespace()
+            .last()
+            .is_some_and(|cell| cell.parse::<f64>().is_ok_and(|ratio| ratio > 0.0)),
+        "the ratio is a positive number: {ratio}"
+    );
+    assert!(
+        line_starting(&stdout, "durability:").ends_with(": OK"),
+        "the readings counted in PostgreSQL match the acknowledged ones:\n{stdout}"
+    );
+    let schema = line_starting(&stdout, "PostgreSQL, schema ")
+        .trim_start_matches("PostgreSQL, schema ")
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        schema.starts_with("pk_bench_"),
+        "the run's schema: {stdout}"
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let left: i64 = runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("connecting to look at the schemas");
+        tokio::spawn(connection);
+        client
+            .query_one(
+                "SELECT count(*) FROM pg_namespace WHERE nspname = $1",
+                &[&schema],
+            )
+            .await
+            .expect("looking for the schema")
+            .get(0)
+    });
+    assert_eq!(left, 0, "the run's schema {schema} is dropped at the end");
+}

@@ -1,6 +1,6 @@
 //! The master's settings file for N simulated nodes, written in the benchmark's temporary
 //! directory: plain tokens, one soil sensor and one valve driven by it per node, reports every
-//! second, the SQLite store next to the file.
+//! second, the SQLite store next to the file, or the PostgreSQL database given.
 
 use std::fmt::Write as _;
 use std::net::{SocketAddr, TcpListener};
@@ -17,7 +17,7 @@ pub struct BenchConfig {
     pub path: PathBuf,
     /// Where the master listens.
     pub listen: SocketAddr,
-    /// The SQLite database the master writes.
+    /// The SQLite database the master writes (unused with a PostgreSQL database).
     pub database: PathBuf,
 }
 
@@ -31,11 +31,16 @@ pub fn node_token(index: u32) -> String {
     format!("bench-token-of-node-{index:05}")
 }
 
-/// Writes `plantkeeper.toml` for `nodes` nodes in `dir`, listening on a free local port.
-pub fn write(dir: &Path, nodes: u32) -> anyhow::Result<BenchConfig> {
+/// Writes `plantkeeper.toml` for `nodes` nodes in `dir`, listening on a free local port, with
+/// `postgres_url` as the database if given (else SQLite beside the file).
+pub fn write(dir: &Path, nodes: u32, postgres_url: Option<&str>) -> anyhow::Result<BenchConfig> {
     let listen = free_local_port()?;
     let path = dir.join("plantkeeper.toml");
-    std::fs::write(&path, settings_text(listen, nodes))
+    let database = match postgres_url {
+        Some(url) => url.to_owned(),
+        None => format!("sqlite://{DATABASE_FILE}"),
+    };
+    std::fs::write(&path, settings_text(listen, nodes, &database))
         .with_context(|| format!("writing {}", path.display()))?;
     Ok(BenchConfig {
         path,
@@ -44,9 +49,11 @@ pub fn write(dir: &Path, nodes: u32) -> anyhow::Result<BenchConfig> {
     })
 }
 
-fn settings_text(listen: SocketAddr, nodes: u32) -> String {
+fn settings_text(listen: SocketAddr, nodes: u32, database: &str) -> String {
+    // A TOML basic string: quotes and backslashes escaped.
+    let database = database.replace('\\', "\\\\").replace('"', "\\\"");
     let mut text = format!(
-        "[master]\nlisten = \"{listen}\"\ndatabase = \"sqlite://{DATABASE_FILE}\"\n\n\
+        "[master]\nlisten = \"{listen}\"\ndatabase = \"{database}\"\n\n\
          [telemetry]\nlog = \"info\"\n\n\
          [defaults]\nreport_every = \"1s\"\nstale_after = \"10s\"\nlease = \"10s\"\n"
     );
@@ -77,7 +84,11 @@ mod tests {
 
     #[test]
     fn the_written_settings_pass_the_loader_with_one_valve_per_node() {
-        let text = settings_text(SocketAddr::from(([127, 0, 0, 1], 8001)), 3);
+        let text = settings_text(
+            SocketAddr::from(([127, 0, 0, 1], 8001)),
+            3,
+            "postgres://pk@127.0.0.1/db?options=-c%20search_path%3Dpk_bench_1%2Cpublic",
+        );
         let settings = match load_settings("bench.toml", &text) {
             Ok(settings) => settings,
             Err(errors) => panic!("the bench settings are refused: {errors:?}\n{text}"),

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::BenchArgs;
 use super::children::MemoryUsage;
 use super::load::{PACED_PERIOD, PhaseResult};
+use super::postgres::CopyResult;
 
 /// Everything one run measured.
 pub struct Summary<'a> {
@@ -17,6 +18,8 @@ pub struct Summary<'a> {
     pub args: &'a BenchArgs,
     /// Phase A against the ceiling, unless skipped.
     pub ceiling: Option<&'a PhaseResult>,
+    /// The PostgreSQL run's schema and COPY ceiling, with `--database`.
+    pub postgres: Option<PostgresSummary>,
     /// Phase A against the master.
     pub throughput: &'a PhaseResult,
     /// Phase B against the master.
@@ -29,6 +32,14 @@ pub struct Summary<'a> {
     pub expected_readings: u64,
     /// Readings found in the database after the master stopped.
     pub stored_readings: u64,
+}
+
+/// What a `--database` run adds.
+pub struct PostgresSummary {
+    /// The run's schema.
+    pub schema: String,
+    /// The raw `COPY` of the same rows.
+    pub copy: CopyResult,
 }
 
 /// Prints the summary on stdout.
@@ -77,6 +88,9 @@ fn render(summary: &Summary<'_>) -> String {
         ),
         summary.paced,
     ));
+    if let Some(postgres) = &summary.postgres {
+        out.push_str(&postgres_block(postgres, summary.throughput, args.readings));
+    }
     out.push_str(&format!(
         "\nmaster memory in phase B: VmRSS up to {}, VmHWM {} (peak since start)\n",
         mib(summary.memory.rss_kib),
@@ -101,6 +115,35 @@ fn render(summary: &Summary<'_>) -> String {
             out.push_str(&format!("first error in {phase}: {error}\n"));
         }
     }
+    out
+}
+
+/// The store against raw `COPY`: reports/s and rows/s (a report is one `reports` row and its
+/// readings rows) of each, and the ratio.
+fn postgres_block(postgres: &PostgresSummary, master: &PhaseResult, readings: u32) -> String {
+    let copy = &postgres.copy;
+    let master_rows = master.per_second() * f64::from(readings + 1);
+    let mut out = format!(
+        "\nPostgreSQL, schema {} (dropped at the end):\n{:<40} {:>10} {:>10}\n",
+        postgres.schema, "", "reports/s", "rows/s"
+    );
+    out.push_str(&format!(
+        "{:<40} {:>10.0} {:>10.0}\n",
+        "   COPY binary, 400 reports per commit",
+        copy.reports_per_second(),
+        copy.rows_per_second()
+    ));
+    out.push_str(&format!(
+        "{:<40} {:>10.0} {:>10.0}\n",
+        "   master, phase A",
+        master.per_second(),
+        master_rows
+    ));
+    out.push_str(&format!(
+        "{:<40} {:>10.3}\n",
+        "   ratio master / COPY (rows/s)",
+        master_rows / copy.rows_per_second().max(f64::MIN_POSITIVE)
+    ));
     out
 }
 
