@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use crate::error::ApiError;
 use crate::master::Master;
-use crate::{health, legacy, overrides, read_api, report, status_page, ticker};
+use crate::{health, legacy, metrics_route, overrides, read_api, report, status_page, ticker};
 
 /// Every route of the master. The legacy routes (CONTRACT §5) are always registered and
 /// answer 404 while `[legacy] enabled` is false.
@@ -21,6 +21,7 @@ pub fn router(master: Arc<Master>) -> Router {
     Router::new()
         .route("/", get(status_page::get_status_page))
         .route("/healthz", get(health::get_healthz))
+        .route("/metrics", get(metrics_route::get_metrics))
         .route("/api/v1/nodes", get(read_api::get_nodes))
         .route("/api/v1/nodes/{id}/report", post(report::post_report))
         .route("/api/v1/nodes/{id}/readings", get(read_api::get_readings))

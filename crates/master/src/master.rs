@@ -15,7 +15,13 @@ use crate::alerts::observe::{Scene, observe};
 use crate::alerts::{Alerts, alert_events};
 use crate::clock::SharedClock;
 use crate::live::{Live, LiveReadings};
+use crate::metered_store::MeteredStore;
+use crate::metrics::Metrics;
 use crate::restore::restored_usage;
+
+/// The `tracing` target of state changes and events (override set, master started, ...), so
+/// log sinks can tell them from other log lines (Loki labels them `kind="event"`).
+pub const EVENT_TARGET: &str = "plantkeeper::event";
 
 /// The running master.
 pub struct Master {
@@ -26,6 +32,7 @@ pub struct Master {
     epoch: u64,
     legacy_seq: AtomicU32,
     alerts: Alerts,
+    metrics: Arc<Metrics>,
 }
 
 /// Decisions taken in one evaluation, with the state changes among them ready to be stored.
@@ -46,6 +53,8 @@ impl Master {
         store: Arc<dyn Store>,
         clock: SharedClock,
     ) -> Result<Arc<Master>, StoreError> {
+        let metrics = Arc::new(Metrics::new());
+        let store: Arc<dyn Store> = Arc::new(MeteredStore::new(store, Arc::clone(&metrics)));
         let epoch = store.begin_epoch().await?;
         let engine = Engine::new(settings);
         let now = clock.now();
@@ -63,6 +72,7 @@ impl Master {
             epoch,
             legacy_seq: AtomicU32::new(0),
             alerts,
+            metrics,
         });
         let started = Event {
             at_ms: now.as_millisecond(),
@@ -97,7 +107,7 @@ impl Master {
             })
             .await?;
         master.alerts.dispatch(restarted);
-        tracing::info!(epoch, "master started; every output starts OFF");
+        tracing::info!(target: EVENT_TARGET, epoch, "master started; every output starts OFF");
         Ok(master)
     }
 
@@ -111,7 +121,12 @@ impl Master {
         &self.engine
     }
 
-    /// The store.
+    /// The Prometheus metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The store (every write is metered).
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
@@ -181,7 +196,9 @@ impl Master {
             return Ok(());
         }
         for change in &changes {
+            self.metrics.state_change(change.power);
             tracing::info!(
+                target: EVENT_TARGET,
                 node = %change.node,
                 output = %change.output,
                 power = if change.power { "ON" } else { "OFF" },
@@ -202,7 +219,7 @@ impl Master {
 
     /// Records a non-state-change event (override set, ...).
     pub async fn record_event(&self, event: Event) -> Result<(), StoreError> {
-        tracing::info!(kind = %event.kind, node = ?event.node, output = ?event.output, "{}", event.message);
+        tracing::info!(target: EVENT_TARGET, kind = %event.kind, node = ?event.node, output = ?event.output, "{}", event.message);
         let result = self
             .store
             .write(WriteBatch {

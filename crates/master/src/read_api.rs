@@ -44,6 +44,17 @@ pub enum NodeStatus {
     NeverSeen,
 }
 
+impl NodeStatus {
+    /// The status at `now` of a node whose newest report arrived at `last_report`.
+    pub fn of(last_report: Option<Timestamp>, stale_after: Duration, now: Timestamp) -> NodeStatus {
+        match last_report {
+            None => NodeStatus::NeverSeen,
+            Some(at) if age_ms(now, at) < duration_ms(stale_after) => NodeStatus::Online,
+            Some(_) => NodeStatus::Stale,
+        }
+    }
+}
+
 /// One node in `GET /api/v1/nodes`.
 #[derive(Debug, Serialize)]
 pub struct NodeView {
@@ -100,11 +111,7 @@ pub fn node_views(master: &Master) -> Vec<NodeView> {
         .map(|node| {
             let node_live = live.readings.nodes.get(&node.id);
             let last_report = node_live.and_then(|n| n.last_report);
-            let status = match last_report {
-                None => NodeStatus::NeverSeen,
-                Some(at) if age_ms(now, at) < duration_ms(node.stale_after) => NodeStatus::Online,
-                Some(_) => NodeStatus::Stale,
-            };
+            let status = NodeStatus::of(last_report, node.stale_after, now);
             let readings = node_live
                 .map(|n| {
                     n.readings

@@ -23,10 +23,24 @@ use crate::error::ApiError;
 use crate::master::Master;
 use crate::report_body::{check_report, parse_json, read_limited};
 
-/// Handles one node report.
+/// Handles one node report, counting it (and its rejection, by error code) in the metrics.
 pub async fn post_report(
     State(master): State<Arc<Master>>,
     Path(node_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<AnswerBody>, ApiError> {
+    master.metrics().report_received();
+    let answer = answer_report(&master, node_id, headers, body).await;
+    if let Err(error) = &answer {
+        master.metrics().report_rejected(error.code);
+    }
+    answer
+}
+
+async fn answer_report(
+    master: &Master,
+    node_id: String,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<AnswerBody>, ApiError> {
@@ -44,7 +58,7 @@ pub async fn post_report(
     let report = check_report(body, received_at)?;
 
     let decisions = accept_report(
-        &master,
+        master,
         IncomingReport {
             node_id: node_id.clone(),
             boot: report.body.boot,
@@ -149,6 +163,11 @@ pub async fn accept_report(
         let receipt = written.map_err(ApiError::store_unavailable)?;
         receipt.duplicate.first().copied().unwrap_or(false)
     };
+    if duplicate {
+        master.metrics().report_duplicate();
+    } else {
+        master.metrics().readings_stored(report.readings.len());
+    }
 
     let evaluation = {
         let mut live = master.live();
