@@ -86,11 +86,13 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<RunningDemo> {
                 lines.join("\n")
             )
         })?;
-    init_logging(&settings.telemetry);
+    // The generated settings have no `loki_url`: nothing to flush at the end.
+    let logging = init_logging(&settings.telemetry)?;
 
     let store = open_store(&settings, &args.data).await?;
     let clock: SharedClock = Arc::new(AcceleratedClock::new(jiff::Timestamp::now(), args.speed));
     let master = Master::start(Arc::new(settings), store, Arc::clone(&clock)).await?;
+    logging.register_metrics(master.metrics());
     let (stop_server, server_stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(serve(Arc::clone(&master), listener, async {
         let _ = server_stopped.await;

@@ -8,6 +8,7 @@ pub mod database;
 pub mod demo;
 pub mod healthcheck;
 pub mod logging;
+pub mod loki;
 pub mod node_add;
 pub mod serve;
 pub mod sigpipe;

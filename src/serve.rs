@@ -24,7 +24,7 @@ pub async fn run_serve(config: PathBuf) -> Result<(), CommandError> {
         // An unreadable settings file is a usage error (exit 2), as for `check`.
         other => CommandError::InvalidSettings(vec![format!("error: {other}")]),
     })?;
-    init_logging(&settings.telemetry);
+    let logging = init_logging(&settings.telemetry)?;
     let listen = settings.master.listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -37,6 +37,7 @@ pub async fn run_serve(config: PathBuf) -> Result<(), CommandError> {
         .mdns
         .then(|| settings.master.mdns_name.clone());
     let master = Master::start(Arc::new(settings), store, Arc::new(SystemClock)).await?;
+    logging.register_metrics(master.metrics());
     let bound = listener.local_addr().unwrap_or(listen);
     let advertisement = advertised.and_then(|name| start_advertising(&name, bound));
     tracing::info!(%listen, "serving");
@@ -44,6 +45,7 @@ pub async fn run_serve(config: PathBuf) -> Result<(), CommandError> {
     if let Some(advertisement) = advertisement {
         stop_advertising(advertisement).await;
     }
+    logging.finish().await;
     served?;
     Ok(())
 }

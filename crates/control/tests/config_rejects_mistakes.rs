@@ -535,6 +535,14 @@ fn cases() -> Vec<Case> {
             "expected a URL starting with http://",
         ),
         case(
+            "loki url with a bad port",
+            END,
+            at_end("[telemetry]\nloki_url = \"http://loki:31OO\""),
+            (19, 12),
+            "telemetry.loki_url",
+            "the port must be a number",
+        ),
+        case(
             "loki url over https",
             END,
             at_end("[telemetry]\nloki_url = \"https://logs.example.org\""),

@@ -141,5 +141,28 @@ fn check_loki_url(text: &str) -> Result<(), String> {
              TLS-terminating proxy) reachable over http://"
         ));
     }
-    check_url(text, &["http"])
+    check_url(text, &["http"])?;
+    if text.contains(['?', '#']) {
+        return Err(format!(
+            "`{text}` has a query or fragment; give Loki's base URL like `http://127.0.0.1:3100`"
+        ));
+    }
+    let authority = text["http://".len()..]
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    if authority.contains('@') {
+        return Err(format!(
+            "`{text}`: credentials in the URL are not supported"
+        ));
+    }
+    if let Some((_, port)) = authority.rsplit_once(':')
+        && !authority.ends_with(']')
+        && port.parse::<u16>().is_err()
+    {
+        return Err(format!(
+            "`{text}`: the port must be a number from 0 to 65535"
+        ));
+    }
+    Ok(())
 }
