@@ -196,6 +196,8 @@ pub struct MasterProcess {
     pub child: ChildGuard,
     /// Where its stderr goes.
     pub stderr_path: PathBuf,
+    /// Where its stdout (the logs) goes.
+    pub stdout_path: PathBuf,
     /// An HTTP client for it.
     pub http: reqwest::Client,
 }
@@ -248,6 +250,7 @@ impl MasterProcess {
         std::fs::write(&config, settings(port))
             .unwrap_or_else(|error| panic!("cannot write {}: {error}", config.display()));
         let stderr_path = unique_path(dir, "serve-stderr");
+        let stdout_path = unique_path(dir, "serve-stdout");
         let child = ChildGuard::spawn(
             Command::new(BINARY)
                 .args(["serve", "--config"])
@@ -255,13 +258,14 @@ impl MasterProcess {
                 .envs(env.iter().copied())
                 .current_dir(dir)
                 .stdin(Stdio::null())
-                .stdout(create_file(&unique_path(dir, "serve-stdout")))
+                .stdout(create_file(&stdout_path))
                 .stderr(create_file(&stderr_path)),
         );
         let mut master = MasterProcess {
             base: format!("http://127.0.0.1:{port}"),
             child,
             stderr_path,
+            stdout_path,
             http: reqwest::Client::new(),
         };
         master.wait_until_healthy().await.map(|()| master)
@@ -295,6 +299,11 @@ impl MasterProcess {
     /// Everything the process wrote to stderr so far.
     pub fn stderr(&self) -> String {
         read_text(&self.stderr_path)
+    }
+
+    /// Everything the process wrote to stdout (its logs) so far.
+    pub fn stdout(&self) -> String {
+        read_text(&self.stdout_path)
     }
 
     /// POSTs a report for `node` with its token; see [`post_report`].

@@ -1,6 +1,7 @@
-//! `serve` with `[telemetry] loki_url`: logs and events reach a real HTTP receiver with bounded
-//! labels and node ids in the lines, in batches; a Loki that is down or hangs never slows
-//! reports, and what cannot be delivered is counted in `/metrics`.
+//! `serve`'s logs: `log_format = "json"` on stdout, and with `[telemetry] loki_url` logs and
+//! events reaching a real HTTP receiver with bounded labels and node ids in the lines, in
+//! batches; a Loki that is down or hangs never slows reports, and what cannot be delivered is
+//! counted in `/metrics`.
 
 mod loki_receiver;
 mod master_process;
@@ -12,12 +13,12 @@ use loki_receiver::{Receiver, down_loki, hanging_loki};
 use master_process::{MasterProcess, garden_toml};
 use serde_json::{Value, json};
 
-/// The garden of the harness, logging at `info` and pushing to `loki_url`.
-fn garden_with_loki(port: u16, loki_url: &str) -> String {
+/// The garden of the harness, logging at `info` in `format` and pushing to `loki_url`.
+fn garden_with_loki(port: u16, loki_url: &str, format: &str) -> String {
     garden_toml(port, "").replace(
         "[telemetry]\nlog = \"warn\"",
         &format!(
-            "[telemetry]\nlog = \"info\"\nloki_url = \"{loki_url}\"\nloki_labels = {{ site = \"greenhouse\" }}"
+            "[telemetry]\nlog = \"info\"\nlog_format = \"{format}\"\nloki_url = \"{loki_url}\"\nloki_labels = {{ site = \"greenhouse\" }}"
         ),
     )
 }
@@ -80,7 +81,8 @@ fn switched(lines: &[Value], node: &str) -> bool {
 async fn logs_and_events_reach_loki_with_bounded_labels_and_node_ids_in_lines() {
     let loki = Receiver::start(&[]).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let master = MasterProcess::start(dir.path(), |port| garden_with_loki(port, &loki.url)).await;
+    let master =
+        MasterProcess::start(dir.path(), |port| garden_with_loki(port, &loki.url, "json")).await;
     switch_both_on(&master).await;
     let pushes = loki
         .wait_for(Duration::from_secs(10), |pushes| {
@@ -148,6 +150,22 @@ async fn logs_and_events_reach_loki_with_bounded_labels_and_node_ids_in_lines() 
         pushes.len()
     );
     assert!(metric(&master, "plantkeeper_loki_pushed_lines_total").await >= lines as f64);
+
+    // log_format = "json": stdout holds one JSON object per line, the event's fields at the top.
+    let stdout = master.stdout();
+    let logged: Vec<Value> = stdout
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|error| panic!("not JSON ({error}): {line}"))
+        })
+        .collect();
+    let valve_log = logged
+        .iter()
+        .find(|line| line["message"] == "output switched" && line["node"] == "bed-1")
+        .unwrap_or_else(|| panic!("no valve switch on stdout:\n{stdout}"));
+    assert_eq!(valve_log["level"], "INFO");
+    assert_eq!(valve_log["output"], "valve");
+    assert!(valve_log["timestamp"].is_string(), "{valve_log}");
     assert_eq!(
         metric(
             &master,
@@ -162,7 +180,8 @@ async fn logs_and_events_reach_loki_with_bounded_labels_and_node_ids_in_lines() 
 async fn a_loki_that_is_down_costs_reports_nothing_and_its_lines_are_counted_as_dropped() {
     let url = down_loki();
     let dir = tempfile::tempdir().expect("tempdir");
-    let master = MasterProcess::start(dir.path(), |port| garden_with_loki(port, &url)).await;
+    let master =
+        MasterProcess::start(dir.path(), |port| garden_with_loki(port, &url, "text")).await;
     switch_both_on(&master).await;
     assert_reports_stay_fast(&master).await;
     // One batch: 4 attempts with back-off (0.25 + 0.5 + 1 s) after up to 1 s of batching.
@@ -190,7 +209,8 @@ async fn a_loki_that_is_down_costs_reports_nothing_and_its_lines_are_counted_as_
 async fn a_hanging_loki_slows_neither_reports_nor_shutdown() {
     let (url, _hanging) = hanging_loki().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut master = MasterProcess::start(dir.path(), |port| garden_with_loki(port, &url)).await;
+    let mut master =
+        MasterProcess::start(dir.path(), |port| garden_with_loki(port, &url, "text")).await;
     switch_both_on(&master).await;
     assert_reports_stay_fast(&master).await;
     master.child.sigterm();
