@@ -219,7 +219,7 @@ impl Master {
 
     /// Records a non-state-change event (override set, ...).
     pub async fn record_event(&self, event: Event) -> Result<(), StoreError> {
-        tracing::info!(target: EVENT_TARGET, kind = %event.kind, node = event.node.as_deref(), output = event.output.as_deref(), "{}", event.message);
+        tracing::info!(target: EVENT_TARGET, event = %event.kind, node = event.node.as_deref(), output = event.output.as_deref(), "{}", event.message);
         let result = self
             .store
             .write(WriteBatch {
