@@ -6,7 +6,7 @@ mod loki_receiver;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use loki_receiver::{Receiver, hanging_loki};
+use loki_receiver::{HangingLoki, Receiver};
 use plantkeeper::loki::{self, BatchOptions, LokiHandle, LokiLayer};
 use plantkeeper_master::metrics::{Metrics, NodeCounts};
 use tracing_subscriber::layer::SubscriberExt;
@@ -47,8 +47,8 @@ fn counter(handle: &LokiHandle, sample: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_drops_the_newest_lines_and_counts_them() {
-    let (url, _hanging) = hanging_loki().await;
-    let (layer, handle) = loki::start(&url, labels(), quick_options(5), 10).expect("start");
+    let hanging = HangingLoki::start().await;
+    let (layer, handle) = loki::start(&hanging.url, labels(), quick_options(5), 10).expect("start");
     log_lines(layer, 100);
     let dropped = counter(
         &handle,
@@ -130,4 +130,36 @@ async fn finishing_pushes_what_is_still_queued() {
         .map(loki_receiver::Push::line_count)
         .sum();
     assert_eq!(lines, 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_that_times_out_closes_its_connection() {
+    let hanging = HangingLoki::start().await;
+    let options = BatchOptions {
+        push_timeout: Duration::from_millis(100),
+        ..quick_options(100)
+    };
+    let (layer, handle) = loki::start(&hanging.url, labels(), options, 1000).expect("start");
+    log_lines(layer, 2);
+    // Three attempts of 100 ms with 20 + 40 ms between them, then the batch is dropped.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while counter(
+        &handle,
+        "plantkeeper_loki_dropped_lines_total{reason=\"push_failed\"}",
+    ) < 2.0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the batch was never given up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(hanging.accepted(), 3, "one connection per attempt");
+    assert_eq!(hanging.closed(), 3, "timed-out connections must not linger");
+    assert_eq!(
+        counter(&handle, "plantkeeper_loki_push_failures_total"),
+        3.0
+    );
+    handle.finish(Duration::from_secs(1)).await;
 }

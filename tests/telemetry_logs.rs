@@ -9,7 +9,7 @@ mod master_process;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use loki_receiver::{Receiver, down_loki, hanging_loki};
+use loki_receiver::{HangingLoki, Receiver, down_loki};
 use master_process::{MasterProcess, garden_toml};
 use serde_json::{Value, json};
 
@@ -207,10 +207,12 @@ async fn a_loki_that_is_down_costs_reports_nothing_and_its_lines_are_counted_as_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_loki_slows_neither_reports_nor_shutdown() {
-    let (url, _hanging) = hanging_loki().await;
+    let hanging = HangingLoki::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut master =
-        MasterProcess::start(dir.path(), |port| garden_with_loki(port, &url, "text")).await;
+    let mut master = MasterProcess::start(dir.path(), |port| {
+        garden_with_loki(port, &hanging.url, "text")
+    })
+    .await;
     switch_both_on(&master).await;
     assert_reports_stay_fast(&master).await;
     master.child.sigterm();

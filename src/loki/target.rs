@@ -96,8 +96,6 @@ impl PushTarget {
         let (mut sender, connection) = handshake(TokioIo::new(stream))
             .await
             .map_err(|error| transient("HTTP handshake with", &error))?;
-        // Ends when the answer is read and `sender` dropped, or when Loki closes.
-        tokio::spawn(connection);
         let request = Request::builder()
             .method(Method::POST)
             .uri(&self.path)
@@ -105,21 +103,32 @@ impl PushTarget {
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .body(Full::new(body))
             .map_err(|error| transient("building a request for", &error))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|error| transient("pushing to", &error))?;
-        let status = response.status();
+        let exchange = async {
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|error| transient("pushing to", &error))?;
+            let status = response.status();
+            let text = match response.into_body().collect().await {
+                Ok(body) => String::from_utf8_lossy(&body.to_bytes())
+                    .chars()
+                    .take(200)
+                    .collect(),
+                Err(_) => String::new(),
+            };
+            Ok::<_, PushError>((status, text))
+        };
+        tokio::pin!(exchange);
+        // The connection is driven here, not in a task of its own, so a push that times out
+        // drops its socket with it.
+        let (status, text) = tokio::select! {
+            biased;
+            answer = &mut exchange => answer?,
+            _ = connection => exchange.await?,
+        };
         if status.is_success() {
             return Ok(());
         }
-        let text = match response.into_body().collect().await {
-            Ok(body) => String::from_utf8_lossy(&body.to_bytes())
-                .chars()
-                .take(200)
-                .collect(),
-            Err(_) => String::new(),
-        };
         if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
             Err(PushError::Refused(status, text))
         } else {

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test file uses a different part of this harness
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use serde_json::Value;
+use tokio::io::AsyncReadExt;
 
 /// One stream of a push: its labels and its `(timestamp, line)` values.
 pub type Stream = (serde_json::Map<String, Value>, Vec<(String, String)>);
@@ -154,20 +156,59 @@ async fn record(
     StatusCode::from_u16(status).expect("a valid scripted status")
 }
 
-/// A Loki that accepts connections and never answers; returns its URL and the task holding
-/// the connections.
-pub async fn hanging_loki() -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the hanging receiver");
-    let url = format!("http://{}", listener.local_addr().expect("local address"));
-    let task = tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
+/// A Loki that accepts connections, reads whatever comes and never answers.
+pub struct HangingLoki {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    accepted: Arc<AtomicUsize>,
+    closed: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl HangingLoki {
+    /// Starts listening.
+    pub async fn start() -> HangingLoki {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the hanging receiver");
+        let url = format!("http://{}", listener.local_addr().expect("local address"));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let closed = Arc::new(AtomicUsize::new(0));
+        let (accepted_, closed_) = (Arc::clone(&accepted), Arc::clone(&closed));
+        let task = tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                accepted_.fetch_add(1, Ordering::SeqCst);
+                let closed = Arc::clone(&closed_);
+                tokio::spawn(async move {
+                    let mut buffer = [0_u8; 4096];
+                    while matches!(socket.read(&mut buffer).await, Ok(n) if n > 0) {}
+                    closed.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+        });
+        HangingLoki {
+            url,
+            accepted,
+            closed,
+            task,
         }
-    });
-    (url, task)
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Connections the client has closed so far.
+    pub fn closed(&self) -> usize {
+        self.closed.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for HangingLoki {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
 
 /// The URL of a Loki that is down (a port nothing listens on a moment ago).
