@@ -16,7 +16,7 @@ use crate::loki::{self, BatchOptions, LokiHandle, LokiMetrics, QUEUE_CAPACITY};
 const LOKI_FLUSH_LIMIT: Duration = Duration::from_secs(2);
 
 /// The installed logging, kept by the command to register the Loki counters and to flush Loki
-/// at shutdown.
+/// at shutdown. Keep it while the process logs: dropping it stops the Loki pusher.
 pub struct Logging {
     loki: Option<LokiHandle>,
     /// Zeros when Loki is off, so `/metrics` always has the same names.
