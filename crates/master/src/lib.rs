@@ -4,6 +4,7 @@
 //! the live view in memory; the store records what happened and never decides anything. A
 //! report is answered only after its readings are committed.
 
+pub mod alert_metrics;
 pub mod alerts;
 pub mod app;
 pub mod auth;

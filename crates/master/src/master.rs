@@ -11,6 +11,7 @@ use plantkeeper_control::engine::{Decision, Engine, Scope};
 use plantkeeper_control::settings::Severity;
 use plantkeeper_store::{Event, StateChange, Store, StoreError, WriteBatch};
 
+use crate::alert_metrics::AlertChannelCounters;
 use crate::alerts::observe::{Scene, observe};
 use crate::alerts::{Alerts, alert_events};
 use crate::clock::SharedClock;
@@ -61,6 +62,7 @@ impl Master {
         let restored = restored_usage(&engine, store.as_ref(), now).await?;
         let control = engine.initial_state(now, &restored);
         let alerts = Alerts::start(engine.settings(), Arc::clone(&clock), now);
+        metrics.register_collector(AlertChannelCounters::new(alerts.channels()));
         let master = Arc::new(Master {
             engine,
             live: Mutex::new(Live {

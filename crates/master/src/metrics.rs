@@ -7,6 +7,7 @@
 
 use std::sync::Mutex;
 
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{EncodeLabelSet, prometheus_text};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -144,6 +145,11 @@ impl Metrics {
     /// Registers another metric with a unit suffix, as `plantkeeper_NAME_UNIT`.
     pub fn register_with_unit(&self, name: &str, help: &str, unit: Unit, metric: impl Metric) {
         self.registry().register_with_unit(name, help, unit, metric);
+    }
+
+    /// Adds a collector read at every scrape (for counters another module owns).
+    pub fn register_collector(&self, collector: impl Collector) {
+        self.registry().register_collector(Box::new(collector));
     }
 
     /// A node report arrived on the node API.

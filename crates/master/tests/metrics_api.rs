@@ -1,12 +1,14 @@
 //! `GET /metrics` of a real master (SQLite store, real HTTP): the values after accepted,
-//! retried and rejected reports, the garden gauges computed at scrape time, and a strict check
-//! of the Prometheus text format and naming conventions.
+//! retried and rejected reports, the garden gauges computed at scrape time, the alert channels'
+//! counters, and a strict check of the Prometheus text format and naming conventions.
 
+mod alerts_support;
 mod common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use alerts_support::{HttpReceiver, settle};
 use common::{TestMaster, garden_toml};
 use serde_json::json;
 
@@ -237,5 +239,38 @@ async fn metrics_count_reports_rejections_readings_and_the_garden() {
         stale.value("plantkeeper_state_changes_total{power=\"off\"}"),
         2.0
     );
+    master.stop().await;
+}
+
+#[tokio::test]
+async fn alert_notifications_are_counted_per_channel() {
+    let receiver = HttpReceiver::start(0).await;
+    let toml = format!(
+        "{}\n[alerts]\nchannels = [{{ type = \"webhook\", url = \"{}/hook\" }}]\n",
+        garden_toml(""),
+        receiver.base
+    );
+    let master = TestMaster::start_manual(&toml).await;
+    // Every start raises `master_restarted`: one notification, delivered.
+    let stats = &master.master.alerts().channels()[0].stats;
+    assert_eq!(settle(&stats.sent, 1).await, 1);
+    let scrape = scrape(&master).await;
+    let channel = "channel=\"channels[0] (webhook)\"";
+    assert_eq!(
+        scrape.value(&format!("plantkeeper_alerts_sent_total{{{channel}}}")),
+        1.0
+    );
+    assert_eq!(
+        scrape.value(&format!("plantkeeper_alerts_failed_total{{{channel}}}")),
+        0.0
+    );
+    for reason in ["queue_full", "rate_limited"] {
+        assert_eq!(
+            scrape.value(&format!(
+                "plantkeeper_alerts_dropped_total{{{channel},reason=\"{reason}\"}}"
+            )),
+            0.0
+        );
+    }
     master.stop().await;
 }
