@@ -10,10 +10,12 @@
 //! | `m` | `min`, `mins`, `minute`, `minutes` |
 //! | `h` | `hr`, `hrs`, `hour`, `hours` |
 //! | `d` | `day`, `days` |
+//! | `w` | `week`, `weeks` (7 days) |
+//! | `y` | `year`, `years` (365 days; meant for `[storage]` retention) |
 //!
 //! This is a deliberately strict subset of the `humantime` crate's syntax: humantime reads `M`
-//! as *months* and also accepts years, so a typo such as `2M` would silently mean eight weeks.
-//! Here such a value is an error. Microsecond and nanosecond units are also not accepted: nothing
+//! as *months*, so a typo such as `2M` would silently mean eight weeks. Here such a value is an
+//! error (units are case-sensitive). Microsecond and nanosecond units are also not accepted: nothing
 //! in a garden needs them.
 
 use std::time::Duration;
@@ -82,13 +84,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
         if unit.is_empty() {
             return Err(DurationError::new(
                 text,
-                "a unit is needed (ms, s, m, h or d)",
+                "a unit is needed (ms, s, m, h, d, w or y)",
             ));
         }
         let Some(unit_nanos) = unit_in_nanos(unit) else {
             return Err(DurationError::new(
                 text,
-                &format!("unknown unit `{unit}` (use ms, s, m, h or d)"),
+                &format!("unknown unit `{unit}` (use ms, s, m, h, d, w or y)"),
             ));
         };
         let part = digits
@@ -114,6 +116,9 @@ fn unit_in_nanos(unit: &str) -> Option<u64> {
         "m" | "min" | "mins" | "minute" | "minutes" => 60 * SECOND,
         "h" | "hr" | "hrs" | "hour" | "hours" => 3_600 * SECOND,
         "d" | "day" | "days" => 86_400 * SECOND,
+        "w" | "week" | "weeks" => 7 * 86_400 * SECOND,
+        // A year of retention is 365 days: precise enough for "keep 5 years".
+        "y" | "year" | "years" => 365 * 86_400 * SECOND,
         _ => return None,
     })
 }
@@ -180,7 +185,7 @@ mod tests {
         let error = parse_duration("15").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "expected a duration like `15s` or `1h30m`, got `15`; a unit is needed (ms, s, m, h or d)"
+            "expected a duration like `15s` or `1h30m`, got `15`; a unit is needed (ms, s, m, h, d, w or y)"
         );
     }
 
@@ -189,7 +194,7 @@ mod tests {
         for text in [
             "",
             "2M",
-            "1y",
+            "1Y",
             "1.5h",
             "-5s",
             "s",
@@ -199,6 +204,15 @@ mod tests {
         ] {
             assert!(parse_duration(text).is_err(), "`{text}` should be rejected");
         }
+    }
+
+    #[test]
+    fn weeks_and_years_are_7_and_365_days() {
+        assert_eq!(parse_duration("2w"), Ok(Duration::from_secs(14 * 86_400)));
+        assert_eq!(
+            parse_duration("5y"),
+            Ok(Duration::from_secs(5 * 365 * 86_400))
+        );
     }
 
     #[test]

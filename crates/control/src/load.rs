@@ -45,7 +45,9 @@ pub use mdns::{DEFAULT_MDNS_NAME, MDNS_NAME_RULE, is_valid_dns_label};
 pub use nodes::MIN_TOKEN_CHARS;
 pub use outputs::{MAX_ON_LIMITS, MAX_ON_PER_DAY_LIMITS, MIN_OFF_LIMITS, MIN_ON_LIMITS};
 pub use reader::DurationLimits;
-pub use storage::DEFAULT_SPOOL;
+pub use storage::{
+    DEFAULT_KEEP_HOURLY, DEFAULT_KEEP_RAW, DEFAULT_SPOOL, KEEP_HOURLY_LIMITS, KEEP_RAW_LIMITS,
+};
 pub use telemetry::DEFAULT_LOG;
 pub use timing::{BUILT_IN_DEFAULTS, LEASE_LIMITS, REPORT_EVERY_LIMITS, STALE_AFTER_LIMITS};
 
@@ -61,7 +63,7 @@ const ROOT_KEYS: [&str; 7] = [
     "legacy",
     "storage",
 ];
-const ROOT_MISPLACED: [(&str, &str); 9] = [
+const ROOT_MISPLACED: [(&str, &str); 11] = [
     ("listen", "in [master]"),
     ("database", "in [master]"),
     ("timezone", "in [master]"),
@@ -71,6 +73,8 @@ const ROOT_MISPLACED: [(&str, &str); 9] = [
     ("report_every", "in [defaults]"),
     ("stale_after", "in [defaults]"),
     ("lease", "in [defaults]"),
+    ("keep_raw", "in [storage]"),
+    ("keep_hourly", "in [storage]"),
 ];
 
 /// Loads settings from config text; `file_name` is only used in error positions.

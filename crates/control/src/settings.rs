@@ -26,17 +26,32 @@ pub struct Settings {
     pub nodes: BTreeMap<String, NodeSettings>,
     /// `[legacy]`: the token-less routes of original PlantKeeper nodes (CONTRACT §5).
     pub legacy: LegacySettings,
-    /// `[storage]`: the PostgreSQL engine's outage spool.
+    /// `[storage]`: the PostgreSQL engine's outage spool, and how long readings are kept.
     pub storage: StorageSettings,
 }
 
 /// `[storage]`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageSettings {
     /// `spool`: the file where a PostgreSQL database's writes are kept while it is
     /// unreachable, as written (relative to the settings file's directory); `None` means the
     /// default, `plantkeeper-spool.db` beside the settings file.
     pub spool: Option<String>,
+    /// `keep_raw`, default 30 days: raw readings older than this are deleted.
+    pub keep_raw: Duration,
+    /// `keep_hourly`, default 5 years: hourly averages older than this are deleted.
+    pub keep_hourly: Duration,
+}
+
+impl Default for StorageSettings {
+    /// The default spool, 30 days of raw readings, 5 years of hourly averages.
+    fn default() -> Self {
+        StorageSettings {
+            spool: None,
+            keep_raw: crate::load::DEFAULT_KEEP_RAW,
+            keep_hourly: crate::load::DEFAULT_KEEP_HOURLY,
+        }
+    }
 }
 
 /// `[master]`.

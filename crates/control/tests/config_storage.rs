@@ -1,6 +1,11 @@
-//! `[storage] spool`: the PostgreSQL engine's outage spool, every mistake positioned.
+//! `[storage]`: the PostgreSQL engine's outage spool and the retention durations, every
+//! mistake positioned.
 
-use plantkeeper_control::load::{ConfigError, load_settings};
+use std::time::Duration;
+
+use plantkeeper_control::load::{
+    ConfigError, DEFAULT_KEEP_HOURLY, DEFAULT_KEEP_RAW, load_settings,
+};
 
 const POSTGRES: &str = "[master]\ndatabase = \"postgres://pk@db.local/plants\"\n";
 
@@ -56,5 +61,33 @@ fn an_empty_spool_a_wrong_type_and_an_unknown_key_are_refused() {
     assert!(
         text.contains("spoll") && text.contains("spool"),
         "an unknown key with a hint: {text}"
+    );
+}
+
+const DAY: u64 = 86_400;
+
+#[test]
+fn absent_storage_section_keeps_30_days_raw_and_5_years_hourly() {
+    let settings = load_settings("t.toml", "").expect("an empty config loads");
+    assert_eq!(settings.storage.keep_raw, Duration::from_secs(30 * DAY));
+    assert_eq!(
+        settings.storage.keep_hourly,
+        Duration::from_secs(5 * 365 * DAY)
+    );
+    assert_eq!(settings.storage.keep_raw, DEFAULT_KEEP_RAW);
+    assert_eq!(settings.storage.keep_hourly, DEFAULT_KEEP_HOURLY);
+}
+
+#[test]
+fn storage_durations_accept_days_weeks_and_years() {
+    let settings = load_settings(
+        "t.toml",
+        "[storage]\nkeep_raw = \"2w\"\nkeep_hourly = \"1y6w\"\n",
+    )
+    .expect("valid retention loads");
+    assert_eq!(settings.storage.keep_raw, Duration::from_secs(14 * DAY));
+    assert_eq!(
+        settings.storage.keep_hourly,
+        Duration::from_secs((365 + 42) * DAY)
     );
 }
