@@ -7,6 +7,7 @@
 
 pub mod model;
 pub mod postgres;
+mod rollup;
 pub mod sqlite;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;

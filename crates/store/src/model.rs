@@ -150,3 +150,27 @@ impl EventRow {
         }
     }
 }
+
+/// One hour in milliseconds: the width of the hourly rollup's buckets.
+pub const HOUR_MS: i64 = 3_600_000;
+
+/// How long the store keeps readings (`[storage]` of the config). The writer deletes older rows
+/// in small batches after its commits, measuring age from the newest report it committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Raw readings older than this (ms) are deleted.
+    pub keep_raw_ms: i64,
+    /// Hourly rollup rows older than this (ms) are deleted.
+    pub keep_hourly_ms: i64,
+}
+
+impl Default for Retention {
+    /// 30 days of raw readings, 5 years (of 365 days) of hourly rollups.
+    fn default() -> Self {
+        const DAY_MS: i64 = 24 * HOUR_MS;
+        Retention {
+            keep_raw_ms: 30 * DAY_MS,
+            keep_hourly_ms: 5 * 365 * DAY_MS,
+        }
+    }
+}

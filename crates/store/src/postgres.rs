@@ -99,6 +99,7 @@ impl PostgresStore {
             options.max_batch,
             spool,
             spooled.clone(),
+            options.retention,
         )
         .await
         .map_err(in_context)?;

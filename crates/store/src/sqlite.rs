@@ -80,7 +80,8 @@ impl SqliteStore {
     fn open_blocking(path: &Path, options: SqliteOptions) -> Result<SqliteStore, StoreError> {
         let write_connection = connection::open_writer(path, options.synchronous)?;
         let readers = ReadPool::open(path.to_path_buf(), options.read_connections)?;
-        let (commands, writer_thread) = writer::spawn(write_connection, options.max_batch)?;
+        let (commands, writer_thread) =
+            writer::spawn(write_connection, options.max_batch, options.retention)?;
         let checkpointer = Checkpointer::start(path)?;
         info!(path = %path.display(), synchronous = ?options.synchronous, "SQLite store open");
         Ok(SqliteStore {

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use crate::{
-    Event, EventRow, EventsQuery, NewReading, Point, ReadingsQuery, ReportRecord, StateChange,
-    Store, StoreError, WriteBatch, WriteReceipt,
+    Event, EventRow, EventsQuery, HOUR_MS, NewReading, Point, ReadingsQuery, ReportRecord,
+    StateChange, Store, StoreError, WriteBatch, WriteReceipt,
 };
 
 /// Generates one `#[tokio::test]` per suite function. `$fresh` is an async fn returning
@@ -53,6 +53,8 @@ macro_rules! store_suite {
             close_commits_queued_writes_then_refuses_writes,
             non_finite_reading_is_refused_and_the_store_goes_on,
             reports_older_than_two_days_are_pruned_and_no_longer_deduplicated,
+            hourly_steps_from_the_rollup_equal_the_raw_averages,
+            retention_expires_raw_readings_then_hourly_rollups,
         );
     };
     (@tests required $fresh:path; $($name:ident),+ $(,)?) => {
@@ -789,4 +791,174 @@ pub async fn reports_older_than_two_days_are_pruned_and_no_longer_deduplicated(
         vec![false, true],
         "a 3-day-old report is forgotten by dedupe, a 1-day-old one is still recognised"
     );
+}
+
+/// The average of `points` per `step` bucket (floor division), oldest first: what a `step`
+/// query must answer, computed here from the raw points.
+fn expected_buckets(points: &[Point], step: i64) -> Vec<Point> {
+    let mut buckets: std::collections::BTreeMap<i64, (f64, f64)> = Default::default();
+    for (ts, value) in points {
+        let entry = buckets
+            .entry(ts - ts.rem_euclid(step))
+            .or_insert((0.0, 0.0));
+        entry.0 += value;
+        entry.1 += 1.0;
+    }
+    buckets
+        .into_iter()
+        .map(|(bucket, (sum, count))| (bucket, sum / count))
+        .collect()
+}
+
+/// A `step` of whole hours is answered from the hourly rollup (partial end hours from raw
+/// readings) and equals the raw average per bucket: aligned and unaligned ranges, times before
+/// 1970, several steps, a limit, and a retried report that must not be counted twice.
+pub async fn hourly_steps_from_the_rollup_equal_the_raw_averages(store: Arc<dyn Store>) {
+    // Every 7 minutes over 30 hours around the epoch, values that are not round.
+    let start = -5 * HOUR_MS - 13 * 60_000;
+    let mut reports = Vec::new();
+    for seq in 0..260u32 {
+        let at = start + i64::from(seq) * 7 * 60_000;
+        let value = 20.0 + (f64::from(seq) * 0.731).sin() * 7.3 + f64::from(seq % 5) * 0.01;
+        reports.push(report(
+            "bed-1",
+            Some(1),
+            seq,
+            at,
+            vec![
+                reading("soil_moisture", at, value),
+                reading("temp", at, -value),
+            ],
+        ));
+    }
+    // Two writes, the second with a retry of the first's last report (a duplicate).
+    let retry = reports[129].clone();
+    let second: Vec<ReportRecord> = std::iter::once(retry)
+        .chain(reports.split_off(130))
+        .collect();
+    store
+        .write(reports_batch(reports))
+        .await
+        .expect("first half");
+    let receipt = store
+        .write(reports_batch(second))
+        .await
+        .expect("second half");
+    assert_eq!(
+        receipt.duplicate.first(),
+        Some(&true),
+        "the retry is a duplicate"
+    );
+
+    let end = start + 260 * 7 * 60_000;
+    let raw = raw_points(store.as_ref(), "bed-1", "soil_moisture", start, end).await;
+    assert_eq!(raw.len(), 260, "every raw reading once");
+    let ranges = [
+        (start, end),
+        (-3 * HOUR_MS, 20 * HOUR_MS),
+        (-3 * HOUR_MS + 1, 20 * HOUR_MS - 1),
+        (HOUR_MS + 30 * 60_000, 7 * HOUR_MS + 59 * 60_000),
+    ];
+    for (from, to) in ranges {
+        for step in [HOUR_MS, 2 * HOUR_MS, 24 * HOUR_MS] {
+            let in_range: Vec<Point> = raw
+                .iter()
+                .copied()
+                .filter(|(ts, _)| (from..to).contains(ts))
+                .collect();
+            let expected = expected_buckets(&in_range, step);
+            let answer = store
+                .readings(readings_query(from, to, Some(step), usize::MAX))
+                .await
+                .expect("a bucketed query");
+            assert_points(&answer, &expected, &format!("[{from}, {to}) step {step}"));
+            let limited = store
+                .readings(readings_query(from, to, Some(step), 3))
+                .await
+                .expect("a limited bucketed query");
+            let oldest: Vec<Point> = expected.iter().copied().take(3).collect();
+            assert_points(
+                &limited,
+                &oldest,
+                &format!("[{from}, {to}) step {step} limit 3"),
+            );
+        }
+    }
+}
+
+/// With the default retention (30 days raw, 5 years hourly), measured from the newest report
+/// written: raw readings older than 30 days are deleted but their hourly averages stay; hourly
+/// averages older than 5 years are deleted too; recent data is untouched.
+pub async fn retention_expires_raw_readings_then_hourly_rollups(store: Arc<dyn Store>) {
+    const DAY_MS: i64 = 24 * HOUR_MS;
+    let now = 6 * 365 * DAY_MS;
+    let ancient = 0;
+    let old = now - 40 * DAY_MS;
+    let recent = now - DAY_MS;
+    let mut seq = 0u32;
+    for at in [ancient, old, recent] {
+        let batch = (0..6)
+            .map(|minute| {
+                seq += 1;
+                let ts = at + minute * 10 * 60_000;
+                report(
+                    "bed-1",
+                    Some(1),
+                    seq,
+                    ts,
+                    vec![reading("soil_moisture", ts, f64::from(seq))],
+                )
+            })
+            .collect();
+        store.write(reports_batch(batch)).await.expect("readings");
+    }
+    // The writer expires old rows every few dozen transactions.
+    for _ in 0..200 {
+        seq += 1;
+        store
+            .write(reports_batch(vec![report(
+                "bed-2",
+                Some(1),
+                seq,
+                now,
+                Vec::new(),
+            )]))
+            .await
+            .expect("later reports");
+    }
+    let hourly = |at: i64| readings_query(at, at + HOUR_MS, Some(HOUR_MS), 10);
+    for (at, name) in [(ancient, "6 years old"), (old, "40 days old")] {
+        assert!(
+            raw_points(store.as_ref(), "bed-1", "soil_moisture", at, at + HOUR_MS)
+                .await
+                .is_empty(),
+            "raw readings {name} are deleted"
+        );
+    }
+    assert_eq!(
+        raw_points(
+            store.as_ref(),
+            "bed-1",
+            "soil_moisture",
+            recent,
+            recent + HOUR_MS
+        )
+        .await
+        .len(),
+        6,
+        "raw readings of yesterday are kept"
+    );
+    let ancient_hourly = store.readings(hourly(ancient)).await.expect("hourly query");
+    assert!(
+        ancient_hourly.is_empty(),
+        "6-year-old hourly averages are deleted: {ancient_hourly:?}"
+    );
+    let old_hourly = store.readings(hourly(old)).await.expect("hourly query");
+    assert_points(
+        &old_hourly,
+        &[(old, 9.5)],
+        "the 40-day-old hour keeps its average",
+    );
+    let recent_hourly = store.readings(hourly(recent)).await.expect("hourly query");
+    assert_points(&recent_hourly, &[(recent, 15.5)], "yesterday's hour");
 }

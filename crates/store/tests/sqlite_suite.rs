@@ -128,6 +128,7 @@ async fn synchronous_normal_store_round_trips() {
         synchronous: Synchronous::Normal,
         max_batch: 10,
         read_connections: 1,
+        ..SqliteOptions::default()
     };
     let store = SqliteStore::open(&dir.path().join("pk.db"), options)
         .await

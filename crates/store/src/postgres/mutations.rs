@@ -8,6 +8,7 @@ use tokio_postgres::Transaction;
 
 use super::database_error;
 use super::statements::Statements;
+use crate::rollup::HourlyAggregates;
 use crate::{ReportRecord, StoreError, WriteBatch, WriteReceipt};
 
 /// The work of one job, without its reply.
@@ -249,6 +250,7 @@ async fn insert_readings<'a>(
     let mut series_ids = Vec::with_capacity(readings.len());
     let mut times = Vec::with_capacity(readings.len());
     let mut values = Vec::with_capacity(readings.len());
+    let mut hourly = HourlyAggregates::default();
     for (node, reading) in &readings {
         let id = series.get(node, &reading.sensor).ok_or_else(|| {
             StoreError::Database(format!("series {node}/{} was not created", reading.sensor))
@@ -256,11 +258,47 @@ async fn insert_readings<'a>(
         series_ids.push(id);
         times.push(reading.at_ms);
         values.push(reading.value);
+        hourly.add(id, reading.at_ms, reading.value);
     }
     transaction
         .execute(&statements.insert_readings, &[&series_ids, &times, &values])
         .await
         .map_err(database_error("inserting readings"))?;
+    upsert_rollup(transaction, statements, &hourly).await
+}
+
+/// Adds the group's readings to the hourly rollup in one statement (one row per series and
+/// hour, so `ON CONFLICT DO UPDATE` never meets the same row twice).
+async fn upsert_rollup(
+    transaction: &Transaction<'_>,
+    statements: &Statements,
+    hourly: &HourlyAggregates,
+) -> Result<(), StoreError> {
+    let mut columns = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    for ((series_id, hour), aggregate) in hourly.iter() {
+        columns.0.push(*series_id);
+        columns.1.push(*hour);
+        columns.2.push(aggregate.samples);
+        columns.3.push(aggregate.sum);
+        columns.4.push(aggregate.min);
+        columns.5.push(aggregate.max);
+    }
+    transaction
+        .execute(
+            &statements.upsert_rollup,
+            &[
+                &columns.0, &columns.1, &columns.2, &columns.3, &columns.4, &columns.5,
+            ],
+        )
+        .await
+        .map_err(database_error("updating the hourly rollup"))?;
     Ok(())
 }
 

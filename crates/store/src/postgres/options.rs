@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio_postgres::Config;
 
-use crate::StoreError;
+use crate::{Retention, StoreError};
 
 /// How long opening a connection may take before it counts as failed.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -27,6 +27,8 @@ pub struct PostgresOptions {
     /// The local spool file (SQLite) where writes go, durably, while the database is
     /// unreachable, replayed when it is back; `None`: such writes fail (see `docs/storage.md`).
     pub spool: Option<PathBuf>,
+    /// How long raw readings and hourly rollups are kept.
+    pub retention: Retention,
 }
 
 impl Default for PostgresOptions {
@@ -36,6 +38,7 @@ impl Default for PostgresOptions {
             max_batch: 2000,
             read_connections: 4,
             spool: None,
+            retention: Retention::default(),
         }
     }
 }

@@ -5,6 +5,7 @@ use deadpool_postgres::Client;
 use tokio_postgres::Row;
 
 use super::database_error;
+use crate::rollup::{PartialBucket, Plan, merge};
 use crate::{Event, EventRow, EventsQuery, Point, ReadingsQuery, StateChange, StoreError};
 
 /// Raw points of one series in `[from, to)`, oldest first.
@@ -50,6 +51,9 @@ pub(crate) async fn readings(
     if query.limit == 0 || query.from_ms >= query.to_ms {
         return Ok(Vec::new());
     }
+    if let Some(plan) = Plan::of(query) {
+        return rollup_readings(client, query, &plan).await;
+    }
     let limit = sql_limit(query.limit);
     let common = (&query.node, &query.sensor, &query.from_ms, &query.to_ms);
     let rows = match query.step_ms {
@@ -84,6 +88,59 @@ pub(crate) async fn readings(
     }
     .map_err(database_error("reading readings"))?;
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+/// Sums and counts per `step` bucket of the rollup's whole hours in `[$2, $3)`, bucketed with
+/// `date_bin` (origin the Unix epoch; `to_timestamp` of a whole hour is exact).
+const ROLLUP_BUCKETS: &str = "SELECT \
+         (extract(epoch FROM date_bin($4::bigint::float8 * interval '1 millisecond', \
+             to_timestamp(hour / 1000.0), timestamptz 'epoch')) * 1000)::bigint AS bucket, \
+         sum(sum_value), sum(samples)::bigint \
+     FROM readings_rollup WHERE series_id = $1 AND hour >= $2 AND hour < $3 \
+     GROUP BY bucket ORDER BY bucket LIMIT $5";
+
+/// Sums and counts per `step` bucket of raw readings in `[$2, $3)` (the partial end hours).
+const RAW_BUCKETS: &str = "SELECT \
+         CASE WHEN ts % $4 < 0 THEN ts - ts % $4 - $4 ELSE ts - ts % $4 END AS bucket, \
+         sum(value), count(*) \
+     FROM readings WHERE series_id = $1 AND ts >= $2 AND ts < $3 \
+     GROUP BY bucket ORDER BY bucket LIMIT $5";
+
+/// A whole-hour `step` query answered from the rollup, the partial end hours from raw readings.
+async fn rollup_readings(
+    client: &Client,
+    query: &ReadingsQuery,
+    plan: &Plan,
+) -> Result<Vec<Point>, StoreError> {
+    let lookup = client
+        .prepare_cached("SELECT id FROM series WHERE node = $1 AND sensor = $2")
+        .await
+        .map_err(database_error("looking up a series"))?;
+    let Some(series) = client
+        .query_opt(&lookup, &[&query.node, &query.sensor])
+        .await
+        .map_err(database_error("looking up a series"))?
+    else {
+        return Ok(Vec::new());
+    };
+    let series_id: i64 = series.get(0);
+    let limit = sql_limit(query.limit);
+    let parts = std::iter::once((ROLLUP_BUCKETS, plan.hourly))
+        .chain(plan.raw.iter().map(|range| (RAW_BUCKETS, *range)));
+    let mut buckets: Vec<PartialBucket> = Vec::new();
+    for (sql, (from, to)) in parts {
+        let rows = match client.prepare_cached(sql).await {
+            Ok(statement) => {
+                client
+                    .query(&statement, &[&series_id, &from, &to, &plan.step, &limit])
+                    .await
+            }
+            Err(failure) => Err(failure),
+        };
+        let rows = rows.map_err(database_error("reading the hourly rollup"))?;
+        buckets.extend(rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))));
+    }
+    Ok(merge(buckets, query.limit))
 }
 
 /// State changes and events of `query`, newest first, at most `limit`.

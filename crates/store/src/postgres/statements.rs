@@ -34,6 +34,14 @@ pub(crate) struct Statements {
     /// Records spooled batch `$2` of spool `$1` as replayed at `$3`; 0 rows when a batch of
     /// that spool at least as new was replayed already (so this one is stored).
     pub(crate) mark_drained: Statement,
+    /// Adds `(series_id, hour, samples, sum, min, max)` rows to the hourly rollup.
+    pub(crate) upsert_rollup: Statement,
+    /// Deletes about `$2` raw readings older than `$1`, found series by series through the
+    /// `(series_id, ts)` index. Rows are named by `(series_id, ts)`, not `ctid`, which is not
+    /// unique across the chunks of a TimescaleDB hypertable (every row so named is expired).
+    pub(crate) expire_readings: Statement,
+    /// Deletes at most `$2` hourly rollup rows whose hour starts before `$1`.
+    pub(crate) expire_rollup: Statement,
 }
 
 impl Statements {
@@ -112,6 +120,33 @@ impl Statements {
                  ON CONFLICT (spool) DO UPDATE \
                  SET last_batch = EXCLUDED.last_batch, drained_at = EXCLUDED.drained_at \
                  WHERE spool_drained.last_batch < EXCLUDED.last_batch",
+            )
+            .await?,
+            upsert_rollup: prepare(
+                "INSERT INTO readings_rollup \
+                     (series_id, hour, samples, sum_value, min_value, max_value) \
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], \
+                     $4::float8[], $5::float8[], $6::float8[]) \
+                 ON CONFLICT (series_id, hour) DO UPDATE SET \
+                     samples = readings_rollup.samples + excluded.samples, \
+                     sum_value = readings_rollup.sum_value + excluded.sum_value, \
+                     min_value = LEAST(readings_rollup.min_value, excluded.min_value), \
+                     max_value = GREATEST(readings_rollup.max_value, excluded.max_value)",
+            )
+            .await?,
+            expire_readings: prepare(
+                "WITH old AS (SELECT r.series_id, r.ts FROM series s CROSS JOIN LATERAL \
+                     (SELECT series_id, ts FROM readings \
+                      WHERE series_id = s.id AND ts < $1 LIMIT $2) r LIMIT $2) \
+                 DELETE FROM readings d USING old \
+                 WHERE d.series_id = old.series_id AND d.ts = old.ts",
+            )
+            .await?,
+            expire_rollup: prepare(
+                "DELETE FROM readings_rollup WHERE (series_id, hour) IN \
+                 (SELECT h.series_id, h.hour FROM series s CROSS JOIN LATERAL \
+                     (SELECT series_id, hour FROM readings_rollup \
+                      WHERE series_id = s.id AND hour < $1 LIMIT $2) h LIMIT $2)",
             )
             .await?,
         })

@@ -35,7 +35,7 @@ use super::connect;
 use super::mutations::{self, Outcome, SeriesIds, Work};
 use super::spool::{Spool, Spooled};
 use super::statements::Statements;
-use crate::{StoreError, WriteBatch, WriteReceipt};
+use crate::{Retention, StoreError, WriteBatch, WriteReceipt};
 
 /// Commands waiting for the writer; senders wait for room when it is full (back-pressure).
 const QUEUE_CAPACITY: usize = 1024;
@@ -112,6 +112,7 @@ pub(crate) async fn spawn(
     max_batch: usize,
     spool: Option<Spool>,
     spooled: Arc<AtomicUsize>,
+    retention: Retention,
 ) -> Result<(mpsc::Sender<Command>, JoinHandle<()>), StoreError> {
     let statements = Statements::prepare(&client).await?;
     let spool_pending = match &spool {
@@ -131,6 +132,7 @@ pub(crate) async fn spawn(
         connection: Some(Connection { client, statements }),
         series: SeriesIds::default(),
         max_batch: max_batch.max(1),
+        retention,
         reconnect_delay: FIRST_RECONNECT_DELAY,
         reconnect_not_before: None,
         transactions_since_prune: 0,
@@ -150,6 +152,8 @@ struct Writer {
     connection: Option<Connection>,
     series: SeriesIds,
     max_batch: usize,
+    /// How long readings and hourly rollups are kept.
+    retention: Retention,
     /// The wait before the next reconnection attempt after this one fails.
     reconnect_delay: Duration,
     /// No reconnection attempt before this (back-off after a failed one).
@@ -467,8 +471,9 @@ impl Writer {
         self.series.forget_all();
     }
 
-    /// Deletes old `reports` rows every [`PRUNE_EVERY_TRANSACTIONS`] transactions, after the
-    /// waiters have been answered.
+    /// Deletes old `reports` rows, expired raw readings and expired hourly rollups every
+    /// [`PRUNE_EVERY_TRANSACTIONS`] transactions, after the waiters have been answered, each
+    /// statement on its own (autocommit) and of at most about [`PRUNE_ROWS_AT_ONCE`] rows.
     async fn prune_now_and_then(&mut self) {
         let due =
             self.prune_unfinished || self.transactions_since_prune >= PRUNE_EVERY_TRANSACTIONS;
@@ -479,22 +484,37 @@ impl Writer {
             return;
         };
         self.transactions_since_prune = 0;
-        let before_ms = newest.saturating_sub(REPORTS_KEPT_MS);
-        match connection
-            .client
-            .execute(
-                &connection.statements.prune_reports,
-                &[&before_ms, &PRUNE_ROWS_AT_ONCE],
-            )
-            .await
-        {
-            Ok(deleted) => {
-                self.prune_unfinished = deleted >= PRUNE_ROWS_AT_ONCE.unsigned_abs();
-                debug!(deleted, before_ms, "pruned old reports");
-            }
-            Err(error) => {
-                self.prune_unfinished = false;
-                warn!(%error, "pruning old reports failed; will try again later");
+        let statements = &connection.statements;
+        let jobs = [
+            ("reports", &statements.prune_reports, REPORTS_KEPT_MS),
+            (
+                "readings",
+                &statements.expire_readings,
+                self.retention.keep_raw_ms,
+            ),
+            (
+                "hourly rollups",
+                &statements.expire_rollup,
+                self.retention.keep_hourly_ms,
+            ),
+        ];
+        self.prune_unfinished = false;
+        for (what, statement, kept_ms) in jobs {
+            let before_ms = newest.saturating_sub(kept_ms);
+            match connection
+                .client
+                .execute(statement, &[&before_ms, &PRUNE_ROWS_AT_ONCE])
+                .await
+            {
+                Ok(deleted) => {
+                    self.prune_unfinished |= deleted >= PRUNE_ROWS_AT_ONCE.unsigned_abs();
+                    if deleted > 0 {
+                        debug!(deleted, before_ms, what, "deleted old rows");
+                    }
+                }
+                Err(error) => {
+                    warn!(%error, what, "deleting old rows failed; will try again later");
+                }
             }
         }
     }

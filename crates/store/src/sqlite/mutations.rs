@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::database_error;
 use super::series_ids::SeriesIds;
+use crate::rollup::HourlyAggregates;
 use crate::{Event, ReportRecord, StateChange, StoreError, WriteBatch, WriteReceipt};
 
 /// Inserts a batch: each report unless it is already stored (then its readings are skipped
@@ -16,13 +17,15 @@ pub(crate) fn insert_batch(
     batch: &WriteBatch,
 ) -> Result<WriteReceipt, StoreError> {
     let mut duplicate = Vec::with_capacity(batch.reports.len());
+    let mut hourly = HourlyAggregates::default();
     for report in &batch.reports {
         let is_new = insert_report(connection, report)?;
         if is_new {
-            insert_readings(connection, series, report)?;
+            insert_readings(connection, series, report, &mut hourly)?;
         }
         duplicate.push(!is_new);
     }
+    upsert_rollup(connection, &hourly)?;
     for change in &batch.state_changes {
         insert_state_change(connection, change)?;
     }
@@ -60,6 +63,7 @@ fn insert_readings(
     connection: &Connection,
     series: &mut SeriesIds,
     report: &ReportRecord,
+    hourly: &mut HourlyAggregates,
 ) -> Result<(), StoreError> {
     for reading in &report.readings {
         let series_id = series.id(connection, &report.node, &reading.sensor)?;
@@ -67,6 +71,36 @@ fn insert_readings(
             .prepare_cached("INSERT INTO readings (series_id, ts, value) VALUES (?1, ?2, ?3)")
             .and_then(|mut insert| insert.execute(params![series_id, reading.at_ms, reading.value]))
             .map_err(database_error("inserting readings"))?;
+        hourly.add(series_id, reading.at_ms, reading.value);
+    }
+    Ok(())
+}
+
+/// Adds a write's readings to the hourly rollup, one upsert per series and hour.
+fn upsert_rollup(connection: &Connection, hourly: &HourlyAggregates) -> Result<(), StoreError> {
+    for ((series_id, hour), aggregate) in hourly.iter() {
+        connection
+            .prepare_cached(
+                "INSERT INTO readings_rollup \
+                     (series_id, hour, samples, sum_value, min_value, max_value) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (series_id, hour) DO UPDATE SET \
+                     samples = samples + excluded.samples, \
+                     sum_value = sum_value + excluded.sum_value, \
+                     min_value = min(min_value, excluded.min_value), \
+                     max_value = max(max_value, excluded.max_value)",
+            )
+            .and_then(|mut upsert| {
+                upsert.execute(params![
+                    series_id,
+                    hour,
+                    aggregate.samples,
+                    aggregate.sum,
+                    aggregate.min,
+                    aggregate.max
+                ])
+            })
+            .map_err(database_error("updating the hourly rollup"))?;
     }
     Ok(())
 }
@@ -157,4 +191,42 @@ pub(crate) fn prune_reports(
             delete.execute(params![before_ms, i64::try_from(limit).unwrap_or(i64::MAX)])
         })
         .map_err(database_error("pruning old reports"))
+}
+
+/// Deletes at most `limit` raw readings older than `before_ms`; returns how many it deleted.
+/// The series are the outer loop (`CROSS JOIN` fixes SQLite's join order), so each series' old
+/// rows are found through the `(series_id, ts)` index instead of a scan of the whole table.
+pub(crate) fn expire_readings(
+    connection: &Connection,
+    before_ms: i64,
+    limit: usize,
+) -> Result<usize, StoreError> {
+    connection
+        .prepare_cached(
+            "DELETE FROM readings WHERE rowid IN \
+             (SELECT r.rowid FROM series s CROSS JOIN readings r \
+                  ON r.series_id = s.id AND r.ts < ?1 LIMIT ?2)",
+        )
+        .and_then(|mut delete| {
+            delete.execute(params![before_ms, i64::try_from(limit).unwrap_or(i64::MAX)])
+        })
+        .map_err(database_error("deleting expired readings"))
+}
+
+/// Deletes at most `limit` hourly rollup rows whose hour starts before `before_ms`.
+pub(crate) fn expire_rollup(
+    connection: &Connection,
+    before_ms: i64,
+    limit: usize,
+) -> Result<usize, StoreError> {
+    connection
+        .prepare_cached(
+            "DELETE FROM readings_rollup WHERE (series_id, hour) IN \
+             (SELECT h.series_id, h.hour FROM series s CROSS JOIN readings_rollup h \
+                  ON h.series_id = s.id AND h.hour < ?1 LIMIT ?2)",
+        )
+        .and_then(|mut delete| {
+            delete.execute(params![before_ms, i64::try_from(limit).unwrap_or(i64::MAX)])
+        })
+        .map_err(database_error("deleting expired hourly rollups"))
 }

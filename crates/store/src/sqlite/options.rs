@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::StoreError;
+use crate::{Retention, StoreError};
 
 /// What an acknowledged write survives (SQLite's `PRAGMA synchronous` in WAL mode).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -40,6 +40,8 @@ pub struct SqliteOptions {
     /// is opened even if this is 0. Each holds a 2 MiB page cache (the writer 4 MiB), so the
     /// default two keep the store's caches at 8 MiB.
     pub read_connections: usize,
+    /// How long raw readings and hourly rollups are kept.
+    pub retention: Retention,
 }
 
 impl Default for SqliteOptions {
@@ -48,6 +50,7 @@ impl Default for SqliteOptions {
             synchronous: Synchronous::Full,
             max_batch: 2000,
             read_connections: 2,
+            retention: Retention::default(),
         }
     }
 }

@@ -3,6 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::database_error;
+use crate::rollup::{PartialBucket, Plan, merge};
 use crate::{Event, EventRow, EventsQuery, Point, ReadingsQuery, StateChange, StoreError};
 
 /// Raw points of one series in `[from, to)`, oldest first.
@@ -34,6 +35,9 @@ pub(crate) fn readings(
     let Some(series_id) = series_id(connection, &query.node, &query.sensor)? else {
         return Ok(Vec::new());
     };
+    if let Some(plan) = Plan::of(query) {
+        return rollup_readings(connection, series_id, &plan, query.limit);
+    }
     let limit = sql_limit(query.limit);
     let point = |row: &Row<'_>| Ok((row.get(0)?, row.get(1)?));
     let points = match query.step_ms {
@@ -56,6 +60,49 @@ pub(crate) fn readings(
             }),
     };
     points.map_err(database_error("reading readings"))
+}
+
+/// Sums and counts per `step` bucket of the rollup's whole hours in `[from, to)`.
+const ROLLUP_BUCKETS: &str = "SELECT \
+         CASE WHEN hour % ?4 < 0 THEN hour - hour % ?4 - ?4 ELSE hour - hour % ?4 END AS bucket, \
+         sum(sum_value), sum(samples) \
+     FROM readings_rollup WHERE series_id = ?1 AND hour >= ?2 AND hour < ?3 \
+     GROUP BY bucket ORDER BY bucket LIMIT ?5";
+
+/// Sums and counts per `step` bucket of raw readings in `[from, to)` (the partial hours).
+const RAW_BUCKETS: &str = "SELECT \
+         CASE WHEN ts % ?4 < 0 THEN ts - ts % ?4 - ?4 ELSE ts - ts % ?4 END AS bucket, \
+         sum(value), count(*) \
+     FROM readings WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3 \
+     GROUP BY bucket ORDER BY bucket LIMIT ?5";
+
+/// A whole-hour `step` query answered from the rollup, the partial end hours from raw readings.
+fn rollup_readings(
+    connection: &Connection,
+    series_id: i64,
+    plan: &Plan,
+    limit: usize,
+) -> Result<Vec<Point>, StoreError> {
+    let sql_limit = sql_limit(limit);
+    let parts = std::iter::once((ROLLUP_BUCKETS, plan.hourly))
+        .chain(plan.raw.iter().map(|range| (RAW_BUCKETS, *range)));
+    let mut buckets: Vec<PartialBucket> = Vec::new();
+    for (sql, (from, to)) in parts {
+        connection
+            .prepare_cached(sql)
+            .and_then(|mut select| {
+                let rows = select
+                    .query_map(params![series_id, from, to, plan.step, sql_limit], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    })?;
+                for row in rows {
+                    buckets.push(row?);
+                }
+                Ok(())
+            })
+            .map_err(database_error("reading the hourly rollup"))?;
+    }
+    Ok(merge(buckets, limit))
 }
 
 /// A step must be a positive number of milliseconds.

@@ -16,7 +16,7 @@ use tracing::{debug, warn};
 use super::database_error;
 use super::mutations;
 use super::series_ids::SeriesIds;
-use crate::{StoreError, WriteBatch, WriteReceipt};
+use crate::{Retention, StoreError, WriteBatch, WriteReceipt};
 
 /// Commands waiting for the writer; senders wait for room when it is full (back-pressure).
 const QUEUE_CAPACITY: usize = 1024;
@@ -84,12 +84,14 @@ impl Job {
 pub(crate) fn spawn(
     connection: Connection,
     max_batch: usize,
+    retention: Retention,
 ) -> Result<(mpsc::Sender<Command>, JoinHandle<()>), StoreError> {
     let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
     let writer = Writer {
         connection,
         series: SeriesIds::default(),
         max_batch: max_batch.max(1),
+        retention,
         transactions_since_prune: 0,
         prune_unfinished: false,
         newest_received_at_ms: None,
@@ -105,6 +107,8 @@ struct Writer {
     connection: Connection,
     series: SeriesIds,
     max_batch: usize,
+    /// How long readings and hourly rollups are kept.
+    retention: Retention,
     transactions_since_prune: u32,
     /// The last prune hit its row limit: there is more to delete.
     prune_unfinished: bool,
@@ -210,8 +214,9 @@ impl Writer {
         }
     }
 
-    /// Deletes old `reports` rows every [`PRUNE_EVERY_TRANSACTIONS`] transactions, after the
-    /// waiters have been answered, in its own small transaction.
+    /// Deletes old `reports` rows, expired raw readings and expired hourly rollups every
+    /// [`PRUNE_EVERY_TRANSACTIONS`] transactions, after the waiters have been answered, each
+    /// statement in its own small transaction of at most [`PRUNE_ROWS_AT_ONCE`] rows.
     fn prune_now_and_then(&mut self) {
         let due =
             self.prune_unfinished || self.transactions_since_prune >= PRUNE_EVERY_TRANSACTIONS;
@@ -219,19 +224,37 @@ impl Writer {
             return;
         };
         self.transactions_since_prune = 0;
-        let before_ms = newest.saturating_sub(REPORTS_KEPT_MS);
-        match mutations::prune_reports(&self.connection, before_ms, PRUNE_ROWS_AT_ONCE) {
-            Ok(deleted) => {
-                self.prune_unfinished = deleted >= PRUNE_ROWS_AT_ONCE;
-                debug!(deleted, before_ms, "pruned old reports");
-            }
-            Err(error) => {
-                self.prune_unfinished = false;
-                warn!(%error, "pruning old reports failed; will try again later");
+        let jobs: [(&str, PruneFn, i64); 3] = [
+            ("reports", mutations::prune_reports, REPORTS_KEPT_MS),
+            (
+                "readings",
+                mutations::expire_readings,
+                self.retention.keep_raw_ms,
+            ),
+            (
+                "hourly rollups",
+                mutations::expire_rollup,
+                self.retention.keep_hourly_ms,
+            ),
+        ];
+        self.prune_unfinished = false;
+        for (what, delete, kept_ms) in jobs {
+            let before_ms = newest.saturating_sub(kept_ms);
+            match delete(&self.connection, before_ms, PRUNE_ROWS_AT_ONCE) {
+                Ok(deleted) => {
+                    self.prune_unfinished |= deleted >= PRUNE_ROWS_AT_ONCE;
+                    if deleted > 0 {
+                        debug!(deleted, before_ms, what, "deleted old rows");
+                    }
+                }
+                Err(error) => warn!(%error, what, "deleting old rows failed; will try again later"),
             }
         }
     }
 }
+
+/// A pruning statement: `(connection, before_ms, limit)` → rows deleted.
+type PruneFn = fn(&Connection, i64, usize) -> Result<usize, StoreError>;
 
 /// Runs one job inside its own savepoint of `transaction`.
 fn apply(transaction: &mut Transaction<'_>, series: &mut SeriesIds, job: Job) -> Answer {
@@ -326,6 +349,7 @@ mod tests {
             connection,
             series: SeriesIds::default(),
             max_batch: 2000,
+            retention: Retention::default(),
             transactions_since_prune: 0,
             prune_unfinished: false,
             newest_received_at_ms: None,
@@ -428,7 +452,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("creating a temporary directory");
         let path = dir.path().join("pk.db");
         let connection = open_writer(&path, Synchronous::Full).expect("opening");
-        let (sender, thread) = spawn(connection, 2000).expect("spawning the writer");
+        let (sender, thread) =
+            spawn(connection, 2000, Retention::default()).expect("spawning the writer");
         let answers: Vec<_> = (0..10u32)
             .map(|seq| {
                 let (reply, answer) = oneshot::channel();
