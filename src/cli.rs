@@ -41,6 +41,8 @@ pub enum Command {
     },
     /// Write the Wi-Fi access point's files (hostapd, dnsmasq, static address) for a Raspberry Pi.
     ApConfig(crate::ap_config::ApConfigArgs),
+    /// Export a node's readings as CSV or JSON Lines (docs/export.md).
+    Export(crate::export::ExportArgs),
     /// Measure the master under load: reports/s, latency, memory, durability (docs/BENCHMARKS.md).
     Bench(crate::bench::BenchArgs),
     /// Ask a running master's /healthz: exit 0 when healthy, 1 otherwise (container HEALTHCHECK).
@@ -105,6 +107,7 @@ pub fn run(cli: Cli) -> ExitCode {
             command: NodeCommand::Add(args),
         } => crate::node_add::run_node_add(&args),
         Command::ApConfig(args) => crate::ap_config::run_ap_config(&args),
+        Command::Export(args) => runtime_then(|| crate::export::run_export(args)),
         Command::Bench(args) => runtime_then(|| crate::bench::run_bench(args)),
         Command::Healthcheck(args) => runtime_then(|| crate::healthcheck::run_healthcheck(args)),
         Command::BenchCeiling { listen } => runtime_then(|| crate::bench::run_ceiling(listen)),

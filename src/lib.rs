@@ -6,6 +6,7 @@ pub mod check;
 pub mod cli;
 pub mod database;
 pub mod demo;
+pub mod export;
 pub mod healthcheck;
 pub mod logging;
 pub mod loki;

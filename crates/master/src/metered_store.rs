@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use plantkeeper_store::{
-    EventRow, EventsQuery, Point, ReadingsQuery, StateChange, Store, StoreError, WriteBatch,
-    WriteReceipt,
+    EventRow, EventsQuery, ExportQuery, ExportRow, Point, ReadingsQuery, StateChange, Store,
+    StoreError, WriteBatch, WriteReceipt,
 };
 
 use crate::metrics::Metrics;
@@ -51,6 +51,14 @@ impl Store for MeteredStore {
 
     async fn last_report_at(&self, node: &str) -> Result<Option<i64>, StoreError> {
         self.inner.last_report_at(node).await
+    }
+
+    async fn export(
+        &self,
+        query: ExportQuery,
+        sink: tokio::sync::mpsc::Sender<Vec<ExportRow>>,
+    ) -> Result<u64, StoreError> {
+        self.inner.export(query, sink).await
     }
 
     async fn check_writable(&self) -> Result<(), StoreError> {

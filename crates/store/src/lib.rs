@@ -57,6 +57,16 @@ pub trait Store: Send + Sync + 'static {
     /// two days. Used after a restart to bound how long a relay may have stayed ON.
     async fn last_report_at(&self, node: &str) -> Result<Option<i64>, StoreError>;
 
+    /// Streams the raw readings of `query` to `sink`, oldest first (ties by sensor name, then
+    /// insertion order), in chunks of at most [`EXPORT_CHUNK_ROWS`] rows sent as they are read
+    /// (a cursor on SQLite, a portal on PostgreSQL), so memory stays bounded whatever the
+    /// range. Stops early, without error, if the receiver is dropped. Returns the rows sent.
+    async fn export(
+        &self,
+        query: ExportQuery,
+        sink: tokio::sync::mpsc::Sender<Vec<ExportRow>>,
+    ) -> Result<u64, StoreError>;
+
     /// Proves the store is writable now (a tiny committed write).
     async fn check_writable(&self) -> Result<(), StoreError>;
 

@@ -174,3 +174,31 @@ impl Default for Retention {
         }
     }
 }
+
+/// What `plantkeeper export` reads: the raw readings of one node (one sensor or all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportQuery {
+    /// Node id.
+    pub node: String,
+    /// Only this sensor; `None` for every sensor of the node.
+    pub sensor: Option<String>,
+    /// Inclusive start (ms).
+    pub from_ms: i64,
+    /// Exclusive end (ms).
+    pub to_ms: i64,
+}
+
+/// One exported reading.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportRow {
+    /// When it was measured (ms).
+    pub at_ms: i64,
+    /// Sensor name.
+    pub sensor: String,
+    /// The value.
+    pub value: f64,
+}
+
+/// Rows per chunk an export sends: the store holds at most one chunk (plus the receiver's
+/// channel) in memory, whatever the range.
+pub const EXPORT_CHUNK_ROWS: usize = 1024;

@@ -29,8 +29,8 @@ pub use self::options::{PostgresOptions, is_postgres_url, redacted_url};
 pub use self::schema::{Timescale, detect_timescale, timescale_migration_sql};
 use self::writer::{Command, Job, JobReply};
 use crate::{
-    EventRow, EventsQuery, Point, ReadingsQuery, StateChange, Store, StoreError, WriteBatch,
-    WriteReceipt,
+    EventRow, EventsQuery, ExportQuery, ExportRow, Point, ReadingsQuery, StateChange, Store,
+    StoreError, WriteBatch, WriteReceipt,
 };
 
 /// The PostgreSQL [`Store`].
@@ -190,6 +190,14 @@ impl Store for PostgresStore {
 
     async fn last_report_at(&self, node: &str) -> Result<Option<i64>, StoreError> {
         queries::last_report_at(&self.reader().await?, node).await
+    }
+
+    async fn export(
+        &self,
+        query: ExportQuery,
+        sink: mpsc::Sender<Vec<ExportRow>>,
+    ) -> Result<u64, StoreError> {
+        queries::export(&mut self.reader().await?, &query, &sink).await
     }
 
     /// Commits a heartbeat counter in `meta` through the writer.

@@ -26,8 +26,8 @@ pub use self::options::{SqliteOptions, Synchronous, database_path};
 use self::read_pool::ReadPool;
 use self::writer::{Command, Job, Reply};
 use crate::{
-    EventRow, EventsQuery, Point, ReadingsQuery, StateChange, Store, StoreError, WriteBatch,
-    WriteReceipt,
+    EventRow, EventsQuery, ExportQuery, ExportRow, Point, ReadingsQuery, StateChange, Store,
+    StoreError, WriteBatch, WriteReceipt,
 };
 
 /// The SQLite [`Store`].
@@ -159,6 +159,16 @@ impl Store for SqliteStore {
         let node = node.to_owned();
         self.readers
             .run(move |connection| queries::last_report_at(connection, &node))
+            .await
+    }
+
+    async fn export(
+        &self,
+        query: ExportQuery,
+        sink: mpsc::Sender<Vec<ExportRow>>,
+    ) -> Result<u64, StoreError> {
+        self.readers
+            .run(move |connection| queries::export(connection, &query, &sink))
             .await
     }
 

@@ -6,7 +6,10 @@ use tokio_postgres::Row;
 
 use super::database_error;
 use crate::rollup::{PartialBucket, Plan, merge};
-use crate::{Event, EventRow, EventsQuery, Point, ReadingsQuery, StateChange, StoreError};
+use crate::{
+    EXPORT_CHUNK_ROWS, Event, EventRow, EventsQuery, ExportQuery, ExportRow, Point, ReadingsQuery,
+    StateChange, StoreError,
+};
 
 /// Raw points of one series in `[from, to)`, oldest first.
 const RAW_READINGS: &str = "SELECT ts, value FROM readings \
@@ -235,4 +238,61 @@ pub(crate) async fn last_report_at(client: &Client, node: &str) -> Result<Option
 /// A `usize` limit as PostgreSQL's BIGINT LIMIT (saturating: no answer is that long anyway).
 fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// The raw readings of one node (`$2` NULL: every sensor) in `[$3, $4)`, oldest first.
+const EXPORT: &str = "SELECT r.ts, s.sensor, r.value FROM series s \
+     JOIN readings r ON r.series_id = s.id \
+     WHERE s.node = $1 AND ($2::text IS NULL OR s.sensor = $2) AND r.ts >= $3 AND r.ts < $4 \
+     ORDER BY r.ts, s.sensor";
+
+/// Reads [`EXPORT`] through a portal in a read-only transaction, [`EXPORT_CHUNK_ROWS`] rows
+/// per round trip, and sends each chunk before fetching the next.
+pub(crate) async fn export(
+    client: &mut Client,
+    query: &ExportQuery,
+    sink: &tokio::sync::mpsc::Sender<Vec<ExportRow>>,
+) -> Result<u64, StoreError> {
+    let failed = |error: tokio_postgres::Error| database_error("exporting readings")(error);
+    let transaction = client
+        .build_transaction()
+        .read_only(true)
+        .start()
+        .await
+        .map_err(failed)?;
+    let statement = transaction.prepare(EXPORT).await.map_err(failed)?;
+    let portal = transaction
+        .bind(
+            &statement,
+            &[&query.node, &query.sensor, &query.from_ms, &query.to_ms],
+        )
+        .await
+        .map_err(failed)?;
+    let chunk_rows = i32::try_from(EXPORT_CHUNK_ROWS).unwrap_or(i32::MAX);
+    let mut sent = 0u64;
+    loop {
+        let rows = transaction
+            .query_portal(&portal, chunk_rows)
+            .await
+            .map_err(failed)?;
+        let done = rows.len() < EXPORT_CHUNK_ROWS;
+        let chunk: Vec<ExportRow> = rows
+            .iter()
+            .map(|row| ExportRow {
+                at_ms: row.get(0),
+                sensor: row.get(1),
+                value: row.get(2),
+            })
+            .collect();
+        sent += chunk.len() as u64;
+        if !chunk.is_empty() && sink.send(chunk).await.is_err() {
+            break;
+        }
+        if done {
+            break;
+        }
+    }
+    // Read-only: ending it either way changes nothing.
+    transaction.rollback().await.map_err(failed)?;
+    Ok(sent)
 }

@@ -4,7 +4,10 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::database_error;
 use crate::rollup::{PartialBucket, Plan, merge};
-use crate::{Event, EventRow, EventsQuery, Point, ReadingsQuery, StateChange, StoreError};
+use crate::{
+    EXPORT_CHUNK_ROWS, Event, EventRow, EventsQuery, ExportQuery, ExportRow, Point, ReadingsQuery,
+    StateChange, StoreError,
+};
 
 /// Raw points of one series in `[from, to)`, oldest first.
 const RAW_READINGS: &str = "SELECT ts, value FROM readings \
@@ -232,4 +235,50 @@ pub(crate) fn last_report_at(
 /// A `usize` limit as SQLite's signed LIMIT (saturating: no answer is that long anyway).
 fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// The raw readings of one node (`?2` NULL: every sensor) in `[?3, ?4)`, oldest first.
+const EXPORT: &str = "SELECT r.ts, s.sensor, r.value FROM series s \
+     JOIN readings r ON r.series_id = s.id \
+     WHERE s.node = ?1 AND (?2 IS NULL OR s.sensor = ?2) AND r.ts >= ?3 AND r.ts < ?4 \
+     ORDER BY r.ts, s.sensor, r.rowid";
+
+/// Steps a cursor over [`EXPORT`] and sends its rows in chunks from this blocking thread.
+pub(crate) fn export(
+    connection: &Connection,
+    query: &ExportQuery,
+    sink: &tokio::sync::mpsc::Sender<Vec<ExportRow>>,
+) -> Result<u64, StoreError> {
+    let failed =
+        |error: rusqlite::Error| StoreError::Database(format!("exporting readings: {error}"));
+    let mut select = connection.prepare(EXPORT).map_err(&failed)?;
+    let mut rows = select
+        .query(params![
+            query.node,
+            query.sensor,
+            query.from_ms,
+            query.to_ms
+        ])
+        .map_err(&failed)?;
+    let mut sent = 0u64;
+    let mut chunk = Vec::with_capacity(EXPORT_CHUNK_ROWS);
+    while let Some(row) = rows.next().map_err(&failed)? {
+        chunk.push(ExportRow {
+            at_ms: row.get(0).map_err(&failed)?,
+            sensor: row.get(1).map_err(&failed)?,
+            value: row.get(2).map_err(&failed)?,
+        });
+        if chunk.len() == EXPORT_CHUNK_ROWS {
+            sent += chunk.len() as u64;
+            if sink.blocking_send(std::mem::take(&mut chunk)).is_err() {
+                return Ok(sent);
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        sent += chunk.len() as u64;
+        // A receiver gone at the end loses nothing it still wanted.
+        let _ = sink.blocking_send(chunk);
+    }
+    Ok(sent)
 }
