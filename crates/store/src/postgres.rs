@@ -125,6 +125,18 @@ impl PostgresStore {
         &self.timescale
     }
 
+    /// [`Store::readings`] computed from the raw readings only, never from the hourly rollup:
+    /// the baseline of the rollup's benchmark (`benches/readings_rollup.rs`).
+    ///
+    /// # Errors
+    /// As [`Store::readings`].
+    pub async fn readings_without_rollup(
+        &self,
+        query: ReadingsQuery,
+    ) -> Result<Vec<Point>, StoreError> {
+        queries::readings(&self.reader().await?, &query, false).await
+    }
+
     /// Sends work to the writer and waits for its answer, given after the commit.
     async fn run_job<T>(
         &self,
@@ -177,7 +189,7 @@ impl Store for PostgresStore {
     }
 
     async fn readings(&self, query: ReadingsQuery) -> Result<Vec<Point>, StoreError> {
-        queries::readings(&self.reader().await?, &query).await
+        queries::readings(&self.reader().await?, &query, true).await
     }
 
     async fn events(&self, query: EventsQuery) -> Result<Vec<EventRow>, StoreError> {

@@ -93,6 +93,20 @@ impl SqliteStore {
         })
     }
 
+    /// [`Store::readings`] computed from the raw readings only, never from the hourly rollup:
+    /// the baseline of the rollup's benchmark (`benches/readings_rollup.rs`).
+    ///
+    /// # Errors
+    /// As [`Store::readings`].
+    pub async fn readings_without_rollup(
+        &self,
+        query: ReadingsQuery,
+    ) -> Result<Vec<Point>, StoreError> {
+        self.readers
+            .run(move |connection| queries::readings(connection, &query, false))
+            .await
+    }
+
     /// Sends a job to the writer and waits for its answer, given after the commit.
     async fn run_job<T>(&self, job: impl FnOnce(Reply<T>) -> Job) -> Result<T, StoreError> {
         if self.closed.load(Ordering::Acquire) {
@@ -139,7 +153,7 @@ impl Store for SqliteStore {
 
     async fn readings(&self, query: ReadingsQuery) -> Result<Vec<Point>, StoreError> {
         self.readers
-            .run(move |connection| queries::readings(connection, &query))
+            .run(move |connection| queries::readings(connection, &query, true))
             .await
     }
 

@@ -42,9 +42,11 @@ const EVENTS: &str = "SELECT ts, node, output, power, reason, NULL::text AS kind
 ///
 /// # Errors
 /// [`StoreError::InvalidQuery`] for a `step_ms` that is not positive.
+/// With `use_rollup`, a whole-hour step is answered from the hourly rollup ([`Plan`]).
 pub(crate) async fn readings(
     client: &Client,
     query: &ReadingsQuery,
+    use_rollup: bool,
 ) -> Result<Vec<Point>, StoreError> {
     if let Some(step) = query.step_ms.filter(|step| *step <= 0) {
         return Err(StoreError::InvalidQuery(format!(
@@ -54,7 +56,7 @@ pub(crate) async fn readings(
     if query.limit == 0 || query.from_ms >= query.to_ms {
         return Ok(Vec::new());
     }
-    if let Some(plan) = Plan::of(query) {
+    if let Some(plan) = Plan::of(query).filter(|_| use_rollup) {
         return rollup_readings(client, query, &plan).await;
     }
     let limit = sql_limit(query.limit);

@@ -27,9 +27,11 @@ const BUCKETED_READINGS: &str = "SELECT \
 ///
 /// # Errors
 /// [`StoreError::InvalidQuery`] for a `step_ms` that is not positive.
+/// With `use_rollup`, a whole-hour step is answered from the hourly rollup ([`Plan`]).
 pub(crate) fn readings(
     connection: &Connection,
     query: &ReadingsQuery,
+    use_rollup: bool,
 ) -> Result<Vec<Point>, StoreError> {
     validate_step(query.step_ms)?;
     if query.limit == 0 || query.from_ms >= query.to_ms {
@@ -38,7 +40,7 @@ pub(crate) fn readings(
     let Some(series_id) = series_id(connection, &query.node, &query.sensor)? else {
         return Ok(Vec::new());
     };
-    if let Some(plan) = Plan::of(query) {
+    if let Some(plan) = Plan::of(query).filter(|_| use_rollup) {
         return rollup_readings(connection, series_id, &plan, query.limit);
     }
     let limit = sql_limit(query.limit);
