@@ -26,7 +26,9 @@ use tracing::{info, warn};
 
 use self::mutations::Work;
 pub use self::options::{PostgresOptions, is_postgres_url, redacted_url};
-pub use self::schema::{Timescale, detect_timescale, timescale_migration_sql};
+pub use self::schema::{
+    Timescale, detect_timescale, timescale_migration_sql, timescale_retention_sql,
+};
 use self::writer::{Command, Job, JobReply};
 use crate::{
     EventRow, EventsQuery, ExportQuery, ExportRow, Point, ReadingsQuery, StateChange, Store,
@@ -72,7 +74,7 @@ impl PostgresStore {
             other => other,
         };
         let mut client = connect(&writer_config).await.map_err(in_context)?;
-        let timescale = schema::migrate(&mut client, options.schema.as_deref())
+        let timescale = schema::migrate(&mut client, options.schema.as_deref(), options.retention)
             .await
             .map_err(in_context)?;
         let readers = read_pool(reader_config, options.read_connections)?;

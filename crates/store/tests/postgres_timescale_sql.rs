@@ -10,8 +10,8 @@
 
 mod postgres_support;
 
-use plantkeeper_store::Store;
-use plantkeeper_store::postgres::timescale_migration_sql;
+use plantkeeper_store::postgres::{timescale_migration_sql, timescale_retention_sql};
+use plantkeeper_store::{Retention, Store};
 use postgres_support::{TestSchema, admin_client, open_in};
 
 /// Stand-ins for the Timescale API functions the migrations call (same parameter names, so
@@ -71,6 +71,16 @@ BEGIN
     END IF;
     INSERT INTO pg_temp.timescale_calls VALUES (format('add_retention_policy %s', relation));
     RETURN 1;
+END $$;
+
+CREATE FUNCTION remove_retention_policy(relation regclass, if_exists boolean DEFAULT false)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT if_exists AND NOT EXISTS (SELECT 1 FROM pg_temp.timescale_calls
+            WHERE call = format('add_retention_policy %s', relation)) THEN
+        RAISE EXCEPTION 'stub: % has no retention policy', relation;
+    END IF;
+    INSERT INTO pg_temp.timescale_calls VALUES (format('remove_retention_policy %s', relation));
 END $$;
 
 CREATE FUNCTION time_bucket(bucket_width bigint, ts bigint) RETURNS bigint
@@ -136,7 +146,11 @@ async fn timescale_migrations_run_on_plain_postgresql_against_stubs_of_the_times
     let names: Vec<&str> = migrations.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(
         names,
-        ["V1__hypertables", "V2__compression_retention_hourly"],
+        [
+            "V1__hypertables",
+            "V2__compression_retention_hourly",
+            "V3__rollup_hypertable"
+        ],
         "the Timescale migrations, in order"
     );
     let mut refused_parameters = Vec::new();
@@ -171,6 +185,13 @@ async fn timescale_migrations_run_on_plain_postgresql_against_stubs_of_the_times
             }
         }
     }
+    // The retention policies the store sets at every start, after the migrations.
+    for statement in timescale_retention_sql(Retention::default()) {
+        transaction
+            .batch_execute(&statement)
+            .await
+            .unwrap_or_else(|error| panic!("`{statement}` fails: {error:?}"));
+    }
     let with_timescale_parameters: Vec<String> = migrations
         .iter()
         .flat_map(|(_, sql)| statements(sql))
@@ -204,6 +225,12 @@ async fn timescale_migrations_run_on_plain_postgresql_against_stubs_of_the_times
             "add_compression_policy state_changes",
             "add_retention_policy readings",
             "add_continuous_aggregate_policy readings_hourly",
+            "create_hypertable readings_rollup",
+            "set_integer_now_func readings_rollup",
+            "remove_retention_policy readings",
+            "add_retention_policy readings",
+            "remove_retention_policy readings_rollup",
+            "add_retention_policy readings_rollup",
         ],
         "every Timescale call ran, in order, with arguments the stubs accept"
     );

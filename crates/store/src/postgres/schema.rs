@@ -9,7 +9,7 @@ use tokio_postgres::Client;
 use tracing::info;
 
 use super::database_error;
-use crate::StoreError;
+use crate::{Retention, StoreError};
 
 mod plain {
     refinery::embed_migrations!("migrations/postgres");
@@ -52,6 +52,7 @@ impl Timescale {
 pub(crate) async fn migrate(
     client: &mut Client,
     schema: Option<&str>,
+    retention: Retention,
 ) -> Result<Timescale, StoreError> {
     if let Some(schema) = schema {
         // The name was checked by `connection_config` ([a-z_][a-z0-9_]*): no quoting needed.
@@ -76,6 +77,14 @@ pub(crate) async fn migrate(
         runner.run_async(client).await.map_err(|error| {
             StoreError::Database(format!("applying the TimescaleDB migrations: {error}"))
         })?;
+        if timescale.has_community_features() {
+            for statement in timescale_retention_sql(retention) {
+                client
+                    .batch_execute(&statement)
+                    .await
+                    .map_err(database_error("setting the TimescaleDB retention policies"))?;
+            }
+        }
         info!(%version, %license, "TimescaleDB present: hypertables in use");
     } else {
         info!("TimescaleDB absent: plain PostgreSQL tables");
@@ -120,4 +129,23 @@ pub fn timescale_migration_sql() -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// The TimescaleDB retention policies of `retention`, set at every start (after the
+/// migrations, licence permitting) so that a changed `[storage]` takes effect: each policy is
+/// removed and added again, raw readings dropped after `keep_raw`, hourly rollups after
+/// `keep_hourly` (whole chunks; the writer's own batched deletes find nothing left).
+pub fn timescale_retention_sql(retention: Retention) -> Vec<String> {
+    [
+        ("readings", retention.keep_raw_ms),
+        ("readings_rollup", retention.keep_hourly_ms),
+    ]
+    .into_iter()
+    .flat_map(|(table, kept_ms)| {
+        [
+            format!("SELECT remove_retention_policy('{table}', if_exists => true)"),
+            format!("SELECT add_retention_policy('{table}', drop_after => {kept_ms}::BIGINT)"),
+        ]
+    })
+    .collect()
 }
