@@ -154,8 +154,12 @@ pub async fn run_export(args: ExportArgs) -> Result<(), CommandError> {
     let written = writer.await.context("the output writer stopped")?;
     store.close().await?;
     exported?;
-    written.context("writing the export")?;
-    Ok(())
+    match written {
+        // The reader went away (`plantkeeper export ... | head`): end quietly, like other
+        // Unix tools; the store stopped reading when the writer stopped taking chunks.
+        Err(error) if error.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other.context("writing the export")?),
+    }
 }
 
 /// Writes the header (CSV) and every chunk received, then flushes.
