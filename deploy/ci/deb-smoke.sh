@@ -48,6 +48,12 @@ user=$(getent passwd plantkeeper) || fail "no plantkeeper system user"
 [ "$(stat -c '%a %U %G' "$etc/plantkeeper.toml")" = "640 root plantkeeper" ] ||
     fail "the settings should be root:plantkeeper 0640"
 
+# The unit as systemd reads it (no running systemd needed).
+if command -v systemd-analyze >/dev/null; then
+    systemd-analyze verify /usr/lib/systemd/system/plantkeeper.service ||
+        fail "systemd-analyze verify rejects plantkeeper.service"
+fi
+
 # What the service does: the environment file, then check and serve as the plantkeeper user.
 set -a
 # shellcheck disable=SC1091
