@@ -59,7 +59,8 @@ set -a
 # shellcheck disable=SC1091
 . "$etc/admin-token.env"
 set +a
-/usr/bin/plantkeeper check --config "$etc/plantkeeper.toml" >/dev/null || fail "check refused the packaged settings"
+summary=$(/usr/bin/plantkeeper check --config "$etc/plantkeeper.toml") || fail "check refused the packaged settings"
+grep -q PLANTKEEPER_ADMIN_TOKEN_SHA256 <<<"$summary" || fail "check did not take the admin digest from the environment"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 sed "s/^listen = .*/listen = \"127.0.0.1:$port\"/" "$etc/plantkeeper.toml" >"$work/plantkeeper.toml"
 chmod 0755 "$work"
