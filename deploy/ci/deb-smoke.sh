@@ -87,8 +87,9 @@ if grep -q "$token" "$work/reinstall.log"; then fail "the second install printed
 
 # remove keeps the data; purge removes it.
 dpkg --remove plantkeeper >/dev/null
-[ -f /var/lib/plantkeeper/plantkeeper.db ] && [ -f "$etc/admin.token" ] ||
+if [ ! -f /var/lib/plantkeeper/plantkeeper.db ] || [ ! -f "$etc/admin.token" ]; then
     fail "remove deleted the database or the token"
+fi
 dpkg --purge plantkeeper >/dev/null
 for path in /usr/bin/plantkeeper /var/lib/plantkeeper "$etc"; do
     [ ! -e "$path" ] || fail "$path is left after purge"

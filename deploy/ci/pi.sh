@@ -15,11 +15,16 @@ missing=()
 command -v aarch64-linux-gnu-gcc >/dev/null || missing+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 command -v arm-linux-gnueabihf-gcc >/dev/null || missing+=(gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
 command -v qemu-aarch64 >/dev/null || missing+=(qemu-user)
+command -v shellcheck >/dev/null || missing+=(shellcheck)
 if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 rustup target add aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf >/dev/null 2>&1
+
+step "shellcheck"
+shellcheck deploy/ci/*.sh deploy/debian/build-deb.sh deploy/debian/postinst deploy/debian/prerm \
+    deploy/debian/postrm tests/fixtures/v0.1.0/make-fixture.sh
 
 target_dir=$(cargo metadata --format-version 1 --no-deps |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
@@ -39,10 +44,11 @@ for spec in "aarch64-unknown-linux-gnu     arm64    qemu-aarch64  /usr/aarch64-l
     deploy/debian/build-deb.sh "$arch" "$binary" "$out"
 done
 
-# The install test needs a package for this machine: the debug binary `cargo test` built is
-# enough to test the packaging (an optimised amd64 build would add minutes for nothing here).
+# The install test needs a package for this machine: the debug binary `cargo test` built (and
+# tested) is enough to test the packaging; an optimised amd64 build would add minutes for
+# nothing here. (`cargo build` would relink it: without dev-dependencies the features differ.)
 step "install the amd64 package"
-cargo build --locked --bin plantkeeper
+[ -x "$target_dir/debug/plantkeeper" ] || cargo build --locked --bin plantkeeper
 deb=$(DEB_COMPRESSION=gzip deploy/debian/build-deb.sh amd64 "$target_dir/debug/plantkeeper" "$out/test")
 deploy/ci/deb-smoke.sh "$deb"
 step "done"
