@@ -17,6 +17,7 @@ if dpkg -s plantkeeper >/dev/null 2>&1; then fail "plantkeeper is already instal
 info=$(dpkg-deb --info "$deb")
 grep -q '^ Package: plantkeeper$' <<<"$info" || fail "not a plantkeeper package"
 contents=$(dpkg-deb --contents "$deb")
+[[ "$contents" == "drwxr-xr-x root/root "* ]] || fail "the package's root directory is not 0755 root"
 for path in ./usr/bin/plantkeeper ./usr/lib/systemd/system/plantkeeper.service \
     ./etc/plantkeeper/plantkeeper.toml ./usr/share/doc/plantkeeper/copyright; do
     grep -q " $path\$" <<<"$contents" || fail "$path is not in the package"

@@ -25,11 +25,18 @@ glibc=$(grep -ao 'GLIBC_2\.[0-9]*\(\.[0-9]*\)\?' "$binary" | sed 's/GLIBC_//' | 
 
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
+chmod 0755 "$stage" # mktemp's 0700 would become the archive's root directory
 install -D -m 0755 "$binary" "$stage/usr/bin/plantkeeper"
 install -D -m 0644 "$here/plantkeeper.service" "$stage/usr/lib/systemd/system/plantkeeper.service"
 install -D -m 0644 "$here/plantkeeper.toml" "$stage/etc/plantkeeper/plantkeeper.toml"
 doc="$stage/usr/share/doc/plantkeeper"
 install -D -m 0644 "$here/copyright" "$doc/copyright"
+# Debian wants a changelog even in a native package; dated by the last commit, for reproducibility.
+when=$(git -C "$root" log -1 --format=%ct 2>/dev/null || date +%s)
+printf 'plantkeeper (%s) stable; urgency=medium\n\n  * Release %s (see the repository history).\n\n -- %s  %s\n' \
+    "$version" "$version" "PlantKeeper developers <plantkeeper@example.invalid>" \
+    "$(date -R -u -d "@$when")" | gzip -9n >"$doc/changelog.gz"
+chmod 0644 "$doc/changelog.gz"
 for page in README.md docs/config.md docs/nodes.md docs/api.md docs/raspberry-pi.md; do
     if [ -f "$root/$page" ]; then install -m 0644 "$root/$page" "$doc/"; fi
 done
@@ -51,12 +58,14 @@ Section: misc
 Priority: optional
 Homepage: https://example.invalid/plantkeeper
 Description: plant-care master: nodes report, the master decides safely
- PlantKeeper's master receives sensor readings from ESP32 nodes over HTTP, stores every
- reading (SQLite or PostgreSQL) and decides ON/OFF for every relay from the settings in
- /etc/plantkeeper/plantkeeper.toml. An ON answer is a lease the node lets run out by itself,
- so a node that loses the master stays OFF.
+ PlantKeeper's master receives sensor readings from ESP32 nodes over HTTP,
+ stores every reading (SQLite or PostgreSQL) and decides ON/OFF for every
+ relay from the settings in /etc/plantkeeper/plantkeeper.toml. An ON answer
+ is a lease the node lets run out by itself, so a node that loses the master
+ stays OFF.
  .
- The service runs as the plantkeeper user; the admin token is generated at install.
+ The service runs as the plantkeeper user; the admin token is generated at
+ install.
 CONTROL
 
 mkdir -p "$outdir"
