@@ -30,12 +30,16 @@ target_dir=$(cargo metadata --format-version 1 --no-deps |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 out="$target_dir/debian"
 
+# Both targets in one cargo run: the build scripts and proc macros are compiled once for the
+# host, and one target's dependencies build while the other's single-threaded LTO link runs.
+step "build aarch64 and armv7 ($profile)"
+cargo build --locked --profile "$profile" \
+    --target aarch64-unknown-linux-gnu --target armv7-unknown-linux-gnueabihf
+
 #      rust target                     package  qemu          sysroot
 for spec in "aarch64-unknown-linux-gnu     arm64    qemu-aarch64  /usr/aarch64-linux-gnu" \
     "armv7-unknown-linux-gnueabihf armhf    qemu-arm      /usr/arm-linux-gnueabihf"; do
     read -r triple arch qemu sysroot <<<"$spec"
-    step "build $triple ($profile)"
-    cargo build --locked --profile "$profile" --target "$triple"
     binary="$target_dir/$triple/$profile/plantkeeper"
     echo "$(stat -c %s "$binary") bytes: $binary"
     step "run $triple under $qemu"
