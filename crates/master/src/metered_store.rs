@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use plantkeeper_store::{
-    EventRow, EventsQuery, ExportQuery, ExportRow, Point, ReadingsQuery, StateChange, Store,
-    StoreError, WriteBatch, WriteReceipt,
+    EventRow, EventsQuery, ExportQuery, ExportRow, NewSettingsVersion, Point, ReadingsQuery,
+    SettingsSource, SettingsVersion, SettingsVersionInfo, StateChange, Store, StoreError,
+    WriteBatch, WriteReceipt,
 };
 
 use crate::metrics::Metrics;
@@ -59,6 +60,28 @@ impl Store for MeteredStore {
         sink: tokio::sync::mpsc::Sender<Vec<ExportRow>>,
     ) -> Result<u64, StoreError> {
         self.inner.export(query, sink).await
+    }
+
+    async fn add_settings_version(&self, version: NewSettingsVersion) -> Result<u64, StoreError> {
+        self.inner.add_settings_version(version).await
+    }
+
+    async fn settings_versions(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<SettingsVersionInfo>, StoreError> {
+        self.inner.settings_versions(limit).await
+    }
+
+    async fn settings_version(&self, version: u64) -> Result<Option<SettingsVersion>, StoreError> {
+        self.inner.settings_version(version).await
+    }
+
+    async fn newest_settings_version(
+        &self,
+        source: Option<SettingsSource>,
+    ) -> Result<Option<SettingsVersion>, StoreError> {
+        self.inner.newest_settings_version(source).await
     }
 
     async fn check_writable(&self) -> Result<(), StoreError> {

@@ -8,11 +8,15 @@
 pub mod model;
 pub mod postgres;
 mod rollup;
+pub mod settings_versions;
 pub mod sqlite;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
 pub use model::*;
+pub use settings_versions::{
+    NewSettingsVersion, SettingsSource, SettingsVersion, SettingsVersionInfo,
+};
 
 use async_trait::async_trait;
 
@@ -66,6 +70,22 @@ pub trait Store: Send + Sync + 'static {
         query: ExportQuery,
         sink: tokio::sync::mpsc::Sender<Vec<ExportRow>>,
     ) -> Result<u64, StoreError>;
+    /// Stores a new settings version, numbered one above the newest stored (1 for the first),
+    /// and returns its number once committed.
+    async fn add_settings_version(&self, version: NewSettingsVersion) -> Result<u64, StoreError>;
+
+    /// The settings history without texts, newest first, at most `limit` rows.
+    async fn settings_versions(&self, limit: usize)
+    -> Result<Vec<SettingsVersionInfo>, StoreError>;
+
+    /// One stored settings version with its text and diff; `None` if there is no such version.
+    async fn settings_version(&self, version: u64) -> Result<Option<SettingsVersion>, StoreError>;
+
+    /// The newest stored settings version, or the newest of one `source` only.
+    async fn newest_settings_version(
+        &self,
+        source: Option<SettingsSource>,
+    ) -> Result<Option<SettingsVersion>, StoreError>;
 
     /// Proves the store is writable now (a tiny committed write).
     async fn check_writable(&self) -> Result<(), StoreError>;

@@ -10,6 +10,7 @@ mod mutations;
 mod options;
 mod queries;
 mod schema;
+mod settings_versions;
 mod spool;
 mod statements;
 mod writer;
@@ -31,8 +32,9 @@ pub use self::schema::{
 };
 use self::writer::{Command, Job, JobReply};
 use crate::{
-    EventRow, EventsQuery, ExportQuery, ExportRow, Point, ReadingsQuery, StateChange, Store,
-    StoreError, WriteBatch, WriteReceipt,
+    EventRow, EventsQuery, ExportQuery, ExportRow, NewSettingsVersion, Point, ReadingsQuery,
+    SettingsSource, SettingsVersion, SettingsVersionInfo, StateChange, Store, StoreError,
+    WriteBatch, WriteReceipt,
 };
 
 /// The PostgreSQL [`Store`].
@@ -212,6 +214,29 @@ impl Store for PostgresStore {
         sink: mpsc::Sender<Vec<ExportRow>>,
     ) -> Result<u64, StoreError> {
         queries::export(&mut self.reader().await?, &query, &sink).await
+    }
+
+    async fn add_settings_version(&self, version: NewSettingsVersion) -> Result<u64, StoreError> {
+        self.run_job(Work::AddSettingsVersion(version), JobReply::SettingsVersion)
+            .await
+    }
+
+    async fn settings_versions(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<SettingsVersionInfo>, StoreError> {
+        settings_versions::list(&self.reader().await?, limit).await
+    }
+
+    async fn settings_version(&self, version: u64) -> Result<Option<SettingsVersion>, StoreError> {
+        settings_versions::find(&self.reader().await?, Some(version), None).await
+    }
+
+    async fn newest_settings_version(
+        &self,
+        source: Option<SettingsSource>,
+    ) -> Result<Option<SettingsVersion>, StoreError> {
+        settings_versions::find(&self.reader().await?, None, source).await
     }
 
     /// Commits a heartbeat counter in `meta` through the writer.

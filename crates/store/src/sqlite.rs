@@ -11,6 +11,7 @@ mod options;
 mod queries;
 mod read_pool;
 mod series_ids;
+mod settings_versions;
 mod writer;
 
 use std::path::Path;
@@ -26,8 +27,9 @@ pub use self::options::{SqliteOptions, Synchronous, database_path};
 use self::read_pool::ReadPool;
 use self::writer::{Command, Job, Reply};
 use crate::{
-    EventRow, EventsQuery, ExportQuery, ExportRow, Point, ReadingsQuery, StateChange, Store,
-    StoreError, WriteBatch, WriteReceipt,
+    EventRow, EventsQuery, ExportQuery, ExportRow, NewSettingsVersion, Point, ReadingsQuery,
+    SettingsSource, SettingsVersion, SettingsVersionInfo, StateChange, Store, StoreError,
+    WriteBatch, WriteReceipt,
 };
 
 /// The SQLite [`Store`].
@@ -183,6 +185,35 @@ impl Store for SqliteStore {
     ) -> Result<u64, StoreError> {
         self.readers
             .run(move |connection| queries::export(connection, &query, &sink))
+            .await
+    }
+
+    async fn add_settings_version(&self, version: NewSettingsVersion) -> Result<u64, StoreError> {
+        self.run_job(|reply| Job::AddSettingsVersion { version, reply })
+            .await
+    }
+
+    async fn settings_versions(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<SettingsVersionInfo>, StoreError> {
+        self.readers
+            .run(move |connection| settings_versions::list(connection, limit))
+            .await
+    }
+
+    async fn settings_version(&self, version: u64) -> Result<Option<SettingsVersion>, StoreError> {
+        self.readers
+            .run(move |connection| settings_versions::find(connection, Some(version), None))
+            .await
+    }
+
+    async fn newest_settings_version(
+        &self,
+        source: Option<SettingsSource>,
+    ) -> Result<Option<SettingsVersion>, StoreError> {
+        self.readers
+            .run(move |connection| settings_versions::find(connection, None, source))
             .await
     }
 

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use crate::{
-    Event, EventRow, EventsQuery, HOUR_MS, NewReading, Point, ReadingsQuery, ReportRecord,
-    StateChange, Store, StoreError, WriteBatch, WriteReceipt,
+    Event, EventRow, EventsQuery, HOUR_MS, NewReading, NewSettingsVersion, Point, ReadingsQuery,
+    ReportRecord, SettingsSource, StateChange, Store, StoreError, WriteBatch, WriteReceipt,
 };
 
 /// Generates one `#[tokio::test]` per suite function. `$fresh` is an async fn returning
@@ -55,6 +55,8 @@ macro_rules! store_suite {
             reports_older_than_two_days_are_pruned_and_no_longer_deduplicated,
             hourly_steps_from_the_rollup_equal_the_raw_averages,
             retention_expires_raw_readings_then_hourly_rollups,
+            settings_versions_are_numbered_listed_newest_first_and_found,
+            settings_version_is_committed_with_concurrent_writes,
         );
     };
     (@tests required $fresh:path; $($name:ident),+ $(,)?) => {
@@ -961,4 +963,122 @@ pub async fn retention_expires_raw_readings_then_hourly_rollups(store: Arc<dyn S
     );
     let recent_hourly = store.readings(hourly(recent)).await.expect("hourly query");
     assert_points(&recent_hourly, &[(recent, 15.5)], "yesterday's hour");
+}
+
+fn settings_version(at_ms: i64, source: SettingsSource, text: &str) -> NewSettingsVersion {
+    NewSettingsVersion {
+        created_at_ms: at_ms,
+        author: format!("author at {at_ms}"),
+        source,
+        text: text.to_owned(),
+        summary: format!("summary at {at_ms}"),
+        diff: format!("-old\n+{text}\n"),
+    }
+}
+
+/// Settings versions are numbered 1, 2, 3 in the order stored; the history lists them newest
+/// first without texts, within `limit`; one version comes back whole (text and diff, UTF-8
+/// intact); the newest, and the newest of one source, are found; a fresh store has none.
+pub async fn settings_versions_are_numbered_listed_newest_first_and_found(store: Arc<dyn Store>) {
+    assert_eq!(
+        store
+            .newest_settings_version(None)
+            .await
+            .expect("newest of none"),
+        None,
+        "a fresh store has no settings version"
+    );
+    assert!(
+        store
+            .settings_versions(10)
+            .await
+            .expect("empty history")
+            .is_empty()
+    );
+    let texts = [
+        (SettingsSource::File, "[master]\n# bed ü 1\n"),
+        (SettingsSource::Api, "[master]\n# two\n"),
+        (SettingsSource::Rollback, "[master]\n# bed ü 1\n"),
+    ];
+    for (index, (source, text)) in texts.iter().enumerate() {
+        let at = 1_000 * (index as i64 + 1);
+        let number = store
+            .add_settings_version(settings_version(at, *source, text))
+            .await
+            .expect("storing a settings version");
+        assert_eq!(
+            number,
+            index as u64 + 1,
+            "versions are numbered from 1 in order"
+        );
+    }
+    let history = store.settings_versions(10).await.expect("history");
+    let numbers: Vec<u64> = history.iter().map(|info| info.version).collect();
+    assert_eq!(numbers, vec![3, 2, 1], "history is newest first");
+    assert_eq!(history[0].source, SettingsSource::Rollback);
+    assert_eq!(history[1].author, "author at 2000");
+    assert_eq!(history[2].created_at_ms, 1000);
+    assert_eq!(history[2].summary, "summary at 1000");
+    let limited = store.settings_versions(2).await.expect("limited history");
+    assert_eq!(
+        limited.iter().map(|info| info.version).collect::<Vec<_>>(),
+        vec![3, 2],
+        "the limit keeps the newest"
+    );
+
+    let first = store
+        .settings_version(1)
+        .await
+        .expect("reading version 1")
+        .expect("version 1 exists");
+    assert_eq!(first.text, texts[0].1, "the text comes back byte for byte");
+    assert_eq!(first.diff, format!("-old\n+{}\n", texts[0].1));
+    assert_eq!(first.info.source, SettingsSource::File);
+    assert_eq!(store.settings_version(4).await.expect("reading 4"), None);
+
+    let newest = store
+        .newest_settings_version(None)
+        .await
+        .expect("newest")
+        .expect("there is a newest");
+    assert_eq!(newest.info.version, 3);
+    let newest_api = store
+        .newest_settings_version(Some(SettingsSource::Api))
+        .await
+        .expect("newest api")
+        .expect("there is an api version");
+    assert_eq!(newest_api.info.version, 2);
+    assert_eq!(newest_api.text, texts[1].1);
+}
+
+/// A settings version shares the writer with concurrent batches: all are committed, numbers
+/// are distinct and dense.
+pub async fn settings_version_is_committed_with_concurrent_writes(store: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for index in 0..8_i64 {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let batch = WriteBatch {
+                events: vec![event(index, None)],
+                ..WriteBatch::default()
+            };
+            store.write(batch).await.expect("concurrent event write");
+            store
+                .add_settings_version(settings_version(index, SettingsSource::Api, "x = 1\n"))
+                .await
+                .expect("concurrent settings version")
+        }));
+    }
+    let mut numbers = Vec::new();
+    for task in tasks {
+        numbers.push(task.await.expect("task finished"));
+    }
+    numbers.sort_unstable();
+    assert_eq!(
+        numbers,
+        (1..=8).collect::<Vec<u64>>(),
+        "every version numbered once"
+    );
+    let history = store.settings_versions(100).await.expect("history");
+    assert_eq!(history.len(), 8);
 }

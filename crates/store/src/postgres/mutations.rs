@@ -7,9 +7,10 @@ use std::collections::{HashMap, HashSet};
 use tokio_postgres::Transaction;
 
 use super::database_error;
+use super::settings_versions;
 use super::statements::Statements;
 use crate::rollup::HourlyAggregates;
-use crate::{ReportRecord, StoreError, WriteBatch, WriteReceipt};
+use crate::{NewSettingsVersion, ReportRecord, StoreError, WriteBatch, WriteReceipt};
 
 /// The work of one job, without its reply.
 pub(crate) enum Work {
@@ -19,6 +20,8 @@ pub(crate) enum Work {
     BeginEpoch,
     /// Commit a heartbeat.
     CheckWritable,
+    /// Store a settings version.
+    AddSettingsVersion(NewSettingsVersion),
 }
 
 impl Work {
@@ -34,7 +37,7 @@ impl Work {
                 (batch.reports.len() + readings + batch.state_changes.len() + batch.events.len())
                     .max(1)
             }
-            Work::BeginEpoch | Work::CheckWritable => 1,
+            Work::BeginEpoch | Work::CheckWritable | Work::AddSettingsVersion(_) => 1,
         }
     }
 }
@@ -47,6 +50,8 @@ pub(crate) enum Outcome {
     Epoch(u64),
     /// A [`Work::CheckWritable`] was done.
     Writable,
+    /// The number of the version stored by [`Work::AddSettingsVersion`].
+    SettingsVersion(u64),
 }
 
 /// Applies `works` in `transaction`, in order, and returns one outcome per work.
@@ -77,6 +82,9 @@ pub(crate) async fn apply(
                     .await
                     .map_err(database_error("writing the heartbeat"))?;
                 Outcome::Writable
+            }
+            Work::AddSettingsVersion(version) => {
+                Outcome::SettingsVersion(settings_versions::insert(transaction, version).await?)
             }
         });
     }

@@ -72,6 +72,7 @@ pub(crate) enum JobReply {
     Write(Reply<WriteReceipt>),
     Epoch(Reply<u64>),
     Writable(Reply<()>),
+    SettingsVersion(Reply<u64>),
 }
 
 impl JobReply {
@@ -91,6 +92,12 @@ impl JobReply {
             JobReply::Writable(reply) => {
                 drop(reply.send(result.and_then(|outcome| match outcome {
                     Outcome::Writable => Ok(()),
+                    _ => Err(mismatch()),
+                })))
+            }
+            JobReply::SettingsVersion(reply) => {
+                drop(reply.send(result.and_then(|outcome| match outcome {
+                    Outcome::SettingsVersion(version) => Ok(version),
                     _ => Err(mismatch()),
                 })))
             }

@@ -16,7 +16,8 @@ use tracing::{debug, warn};
 use super::database_error;
 use super::mutations;
 use super::series_ids::SeriesIds;
-use crate::{Retention, StoreError, WriteBatch, WriteReceipt};
+use super::settings_versions;
+use crate::{NewSettingsVersion, Retention, StoreError, WriteBatch, WriteReceipt};
 
 /// Commands waiting for the writer; senders wait for room when it is full (back-pressure).
 const QUEUE_CAPACITY: usize = 1024;
@@ -50,6 +51,11 @@ pub(crate) enum Job {
     BeginEpoch { reply: Reply<u64> },
     /// Commit a heartbeat.
     CheckWritable { reply: Reply<()> },
+    /// Store a settings version and return its number.
+    AddSettingsVersion {
+        version: NewSettingsVersion,
+        reply: Reply<u64>,
+    },
 }
 
 impl Job {
@@ -65,7 +71,9 @@ impl Job {
                 (batch.reports.len() + readings + batch.state_changes.len() + batch.events.len())
                     .max(1)
             }
-            Job::BeginEpoch { .. } | Job::CheckWritable { .. } => 1,
+            Job::BeginEpoch { .. } | Job::CheckWritable { .. } | Job::AddSettingsVersion { .. } => {
+                1
+            }
         }
     }
 
@@ -75,6 +83,7 @@ impl Job {
             Job::Write { reply, .. } => drop(reply.send(Err(error.clone()))),
             Job::BeginEpoch { reply } => drop(reply.send(Err(error.clone()))),
             Job::CheckWritable { reply } => drop(reply.send(Err(error.clone()))),
+            Job::AddSettingsVersion { reply, .. } => drop(reply.send(Err(error.clone()))),
         }
     }
 }
@@ -277,6 +286,12 @@ fn apply(transaction: &mut Transaction<'_>, series: &mut SeriesIds, job: Job) ->
                 mutations::beat_heart(connection)
             }),
         ),
+        Job::AddSettingsVersion { version, reply } => Answer::SettingsVersion(
+            reply,
+            in_savepoint(transaction, series, |connection, _| {
+                settings_versions::insert(connection, &version)
+            }),
+        ),
     }
 }
 
@@ -312,6 +327,7 @@ enum Answer {
     Write(Reply<WriteReceipt>, Result<WriteReceipt, StoreError>),
     Epoch(Reply<u64>, Result<u64, StoreError>),
     Writable(Reply<()>, Result<(), StoreError>),
+    SettingsVersion(Reply<u64>, Result<u64, StoreError>),
 }
 
 impl Answer {
@@ -324,6 +340,9 @@ impl Answer {
             Answer::Writable(reply, result) => {
                 Answer::Writable(reply, result.and(Err(error.clone())))
             }
+            Answer::SettingsVersion(reply, result) => {
+                Answer::SettingsVersion(reply, result.and(Err(error.clone())))
+            }
         }
     }
 
@@ -333,6 +352,7 @@ impl Answer {
             Answer::Write(reply, result) => drop(reply.send(result)),
             Answer::Epoch(reply, result) => drop(reply.send(result)),
             Answer::Writable(reply, result) => drop(reply.send(result)),
+            Answer::SettingsVersion(reply, result) => drop(reply.send(result)),
         }
     }
 }
