@@ -5,19 +5,23 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use plantkeeper_control::load::{LoadError, load_file_with_env};
+use plantkeeper_control::Settings;
+use plantkeeper_control::load::{LoadError, apply_environment, load_settings};
 use plantkeeper_master::Master;
 use plantkeeper_master::app::{serve, shutdown_signal};
-use plantkeeper_master::clock::SystemClock;
+use plantkeeper_master::clock::{Clock, SystemClock};
 use plantkeeper_master::mdns::Advertisement;
+use plantkeeper_master::settings_history::adopt_at_start;
 
 use crate::cli::CommandError;
 use crate::database::open_store;
 use crate::logging::init_logging;
 
-/// Loads the settings, opens the store, and serves until SIGINT/SIGTERM.
+/// Loads the settings, opens the store, picks the settings version to run (the file if it
+/// changed since its last import, else the newest stored version; see docs/config.md), and
+/// serves until SIGINT/SIGTERM.
 pub async fn run_serve(config: PathBuf) -> Result<(), CommandError> {
-    let mut settings = load_file_with_env(&config).map_err(|error| match error {
+    let (text, mut settings) = read_settings(&config).map_err(|error| match error {
         LoadError::Invalid(errors) => {
             CommandError::InvalidSettings(errors.iter().map(ToString::to_string).collect())
         }
@@ -36,7 +40,22 @@ pub async fn run_serve(config: PathBuf) -> Result<(), CommandError> {
         .master
         .mdns
         .then(|| settings.master.mdns_name.clone());
-    let master = Master::start(Arc::new(settings), store, Arc::new(SystemClock)).await?;
+    let clock = Arc::new(SystemClock);
+    let adopted = adopt_at_start(
+        store.as_ref(),
+        &config.display().to_string(),
+        &text,
+        settings,
+        clock.now(),
+    )
+    .await?;
+    tracing::info!(
+        version = adopted.version.number,
+        imported = adopted.imported,
+        "settings version in force"
+    );
+    let master =
+        Master::start_versioned(Arc::new(adopted.settings), adopted.version, store, clock).await?;
     logging.register_metrics(master.metrics());
     let bound = listener.local_addr().unwrap_or(listen);
     let advertisement = advertised.and_then(|name| start_advertising(&name, bound));
@@ -48,6 +67,19 @@ pub async fn run_serve(config: PathBuf) -> Result<(), CommandError> {
     logging.finish().await;
     served?;
     Ok(())
+}
+
+/// The settings file's text and its settings, with the environment overrides applied; the
+/// text is read once, so what is validated is what is stored.
+fn read_settings(path: &Path) -> Result<(String, Settings), LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut settings =
+        load_settings(&path.display().to_string(), &text).map_err(LoadError::Invalid)?;
+    apply_environment(&mut settings, |name| std::env::var_os(name))?;
+    Ok((text, settings))
 }
 
 /// Starts the mDNS advertisement; a failure is logged and serving goes on (nodes that know

@@ -183,6 +183,35 @@ impl Engine {
         )
     }
 
+    /// The state this engine starts from when it replaces `previous` while running (the
+    /// settings changed): an output both engines have keeps its whole state (power, since,
+    /// override, current run, today's ON-time, last OFF), so protections and budgets go on
+    /// across the change; an output new to this engine starts OFF for `reason`. Outputs only
+    /// `previous` had are dropped (the caller records those that were ON as switched OFF).
+    /// Evaluate every output right after, so the new settings decide at once.
+    pub fn carry_over(
+        &self,
+        previous: &Engine,
+        state: &ControlState,
+        now: Timestamp,
+        reason: &Reason,
+    ) -> ControlState {
+        let tz = &self.settings.master.timezone;
+        let outputs = self
+            .plan
+            .keys
+            .iter()
+            .map(|key| {
+                previous
+                    .output_id(&key.node, &key.output)
+                    .and_then(|id| state.get(id))
+                    .cloned()
+                    .unwrap_or_else(|| OutputState::off_since(now, tz, reason.clone()))
+            })
+            .collect();
+        ControlState::from_outputs(outputs)
+    }
+
     /// Evaluates the given outputs (or all, in evaluation order) at `now`, updates `state`,
     /// returns every decision made (changed or not).
     ///

@@ -23,6 +23,7 @@ mod mdns;
 mod nodes;
 mod outputs;
 mod reader;
+mod restart;
 mod source;
 mod storage;
 pub(crate) mod suggest;
@@ -45,6 +46,7 @@ pub use mdns::{DEFAULT_MDNS_NAME, MDNS_NAME_RULE, is_valid_dns_label};
 pub use nodes::MIN_TOKEN_CHARS;
 pub use outputs::{MAX_ON_LIMITS, MAX_ON_PER_DAY_LIMITS, MIN_OFF_LIMITS, MIN_ON_LIMITS};
 pub use reader::DurationLimits;
+pub use restart::restart_required;
 pub use storage::{
     DEFAULT_KEEP_HOURLY, DEFAULT_KEEP_RAW, DEFAULT_SPOOL, KEEP_HOURLY_LIMITS, KEEP_RAW_LIMITS,
 };

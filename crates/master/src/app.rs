@@ -13,7 +13,9 @@ use tokio::sync::watch;
 
 use crate::error::ApiError;
 use crate::master::Master;
-use crate::{health, legacy, metrics_route, overrides, read_api, report, status_page, ticker};
+use crate::{
+    health, legacy, metrics_route, overrides, read_api, report, settings_api, status_page, ticker,
+};
 
 /// Every route of the master. The legacy routes (CONTRACT §5) are always registered and
 /// answer 404 while `[legacy] enabled` is false.
@@ -29,6 +31,19 @@ pub fn router(master: Arc<Master>) -> Router {
         .route(
             "/api/v1/nodes/{id}/outputs/{name}/override",
             post(overrides::set_override).delete(overrides::clear_override),
+        )
+        .route(
+            "/api/v1/settings",
+            get(settings_api::get_settings).put(settings_api::put_settings),
+        )
+        .route("/api/v1/settings/versions", get(settings_api::get_versions))
+        .route(
+            "/api/v1/settings/versions/{version}",
+            get(settings_api::get_version),
+        )
+        .route(
+            "/api/v1/settings/rollback/{version}",
+            post(settings_api::post_rollback),
         )
         .merge(legacy::routes())
         .fallback(|| async { ApiError::not_found("no_route", "no such route; see docs/api.md") })

@@ -1,11 +1,49 @@
 //! Bearer-token checks: tokens are stored as SHA-256 digests and compared in constant time.
+//! [`Admin`] is the one check of the admin side of the API.
 
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
+use crate::master::Master;
+
+/// An authenticated admin request, as an axum extractor: the request carries the admin
+/// token (a browser session of the dashboard will be accepted here too). Refused with 401.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admin {
+    /// Who made the request, as recorded in the settings history: `admin token`.
+    pub author: String,
+}
+
+impl FromRequestParts<Arc<Master>> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        master: &Arc<Master>,
+    ) -> Result<Admin, ApiError> {
+        require_admin(master, &parts.headers)?;
+        Ok(Admin {
+            author: "admin token".to_owned(),
+        })
+    }
+}
+
+/// Accepts the request if it carries the admin token.
+pub fn require_admin(master: &Master, headers: &HeaderMap) -> Result<(), ApiError> {
+    match &master.settings().master.admin_token_sha256 {
+        Some(expected) => require_token(headers, expected, "admin"),
+        None => Err(ApiError::unauthorized(
+            "the admin API is disabled: set [master] admin_token_sha256 in the settings",
+        )),
+    }
+}
 
 /// The SHA-256 digest of a token.
 pub fn token_digest(token: &str) -> [u8; 32] {

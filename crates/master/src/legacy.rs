@@ -196,7 +196,7 @@ async fn handle(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<LegacyAnswer, LegacyAnswer> {
-    let settings = Arc::clone(master.settings());
+    let settings = master.settings();
     let legacy = &settings.legacy;
     if !legacy.enabled {
         return Err(LegacyAnswer::Disabled);
@@ -226,7 +226,7 @@ async fn handle(
     let received_at = master.now();
     let readings = readings_of(kind, &fields, received_at.as_millisecond())?;
     let relays = relay_of(&fields, output.as_deref())?;
-    let decisions = accept_report(
+    let accepted = accept_report(
         master,
         IncomingReport {
             node_id: node_id.to_owned(),
@@ -239,7 +239,10 @@ async fn handle(
         },
     )
     .await?;
-    let power = decisions.first().is_some_and(|decision| decision.power);
+    let power = accepted
+        .decisions
+        .first()
+        .is_some_and(|decision| decision.power);
     Ok(LegacyAnswer::Acknowledged { power })
 }
 

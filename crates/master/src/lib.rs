@@ -23,6 +23,8 @@ pub mod read_api;
 pub mod report;
 pub mod report_body;
 pub mod restore;
+pub mod settings_api;
+pub mod settings_history;
 pub mod status_page;
 pub mod ticker;
 

@@ -3,9 +3,10 @@
 //! never wait for the database.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use jiff::Timestamp;
-use plantkeeper_control::engine::{ControlState, Inputs, Sample};
+use plantkeeper_control::engine::{ControlState, Engine, Inputs, Sample};
 
 /// How many distinct sensor names one node may have in the live view. A node that invents new
 /// names endlessly is refused rather than allowed to grow the master's memory.
@@ -77,6 +78,9 @@ impl Inputs for LiveReadings {
 pub struct Live {
     /// Newest readings and report times.
     pub readings: LiveReadings,
+    /// The engine in force; `control` is indexed by its outputs. Replaced together with
+    /// `control`, under this lock, when the settings change.
+    pub engine: Arc<Engine>,
     /// The engine's per-output state.
     pub control: ControlState,
 }

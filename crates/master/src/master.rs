@@ -1,13 +1,17 @@
 //! [`Master`]: the shared state behind every route and the ticker — settings, the engine, the
 //! live view, the store and the clock — and the one place where decisions are made and recorded.
+//!
+//! The settings can be replaced while running ([`Master::replace_settings`]): the new engine and
+//! its carried-over state are swapped in under the live view's lock, so every evaluation uses
+//! one engine and the state made for it, never a mix.
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use jiff::Timestamp;
 use plantkeeper_control::Settings;
 use plantkeeper_control::alerts::{Alert, AlertKey, Observation, one_off};
-use plantkeeper_control::engine::{Decision, Engine, Scope};
+use plantkeeper_control::engine::{Decision, Engine, Reason, ReasonKind, Scope};
 use plantkeeper_control::settings::Severity;
 use plantkeeper_store::{Event, StateChange, Store, StoreError, WriteBatch};
 
@@ -26,7 +30,11 @@ pub const EVENT_TARGET: &str = "plantkeeper::event";
 
 /// The running master.
 pub struct Master {
-    engine: Engine,
+    /// The engine in force and the version it came from, for readers that do not lock the
+    /// live view. Written only while the live view is locked, together with `live.engine`.
+    running: RwLock<Running>,
+    /// Held by a settings change from its checks to its swap, so changes apply one at a time.
+    settings_update: tokio::sync::Mutex<()>,
     live: Mutex<Live>,
     store: Arc<dyn Store>,
     clock: SharedClock,
@@ -36,9 +44,27 @@ pub struct Master {
     metrics: Arc<Metrics>,
 }
 
+/// The stored settings version in force: its number and its TOML text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunningVersion {
+    /// The version number in the store's settings history.
+    pub number: u64,
+    /// The TOML text, exactly as stored.
+    pub text: Arc<str>,
+}
+
+/// The engine in force and, when the master keeps a settings history, its version.
+#[derive(Debug, Clone)]
+struct Running {
+    engine: Arc<Engine>,
+    version: Option<RunningVersion>,
+}
+
 /// Decisions taken in one evaluation, with the state changes among them ready to be stored.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Evaluation {
+    /// The engine that decided (its outputs name the decisions' ids).
+    pub engine: Arc<Engine>,
     /// Every decision made (changed or not).
     pub decisions: Vec<Decision>,
     /// The decisions that changed an output, as store rows.
@@ -46,27 +72,53 @@ pub struct Evaluation {
 }
 
 impl Master {
-    /// Starts a master: increments the persisted epoch, rebuilds today's ON-time budgets and
-    /// rest periods from the stored state changes, starts every output OFF (CONTRACT §3.8) and
-    /// records a `master_started` event.
+    /// Starts a master without a settings history (the demo): the settings API answers that
+    /// there is no version. See [`Master::start_versioned`].
     pub async fn start(
         settings: Arc<Settings>,
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+    ) -> Result<Arc<Master>, StoreError> {
+        Master::start_inner(settings, None, store, clock).await
+    }
+
+    /// Starts a master running stored settings version `version` (see
+    /// `settings_history::adopt_at_start`): increments the persisted epoch, rebuilds today's
+    /// ON-time budgets and rest periods from the stored state changes, starts every output OFF
+    /// (CONTRACT §3.8) and records a `master_started` event.
+    pub async fn start_versioned(
+        settings: Arc<Settings>,
+        version: RunningVersion,
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+    ) -> Result<Arc<Master>, StoreError> {
+        Master::start_inner(settings, Some(version), store, clock).await
+    }
+
+    async fn start_inner(
+        settings: Arc<Settings>,
+        version: Option<RunningVersion>,
         store: Arc<dyn Store>,
         clock: SharedClock,
     ) -> Result<Arc<Master>, StoreError> {
         let metrics = Arc::new(Metrics::new());
         let store: Arc<dyn Store> = Arc::new(MeteredStore::new(store, Arc::clone(&metrics)));
         let epoch = store.begin_epoch().await?;
-        let engine = Engine::new(settings);
+        let engine = Arc::new(Engine::new(settings));
         let now = clock.now();
         let restored = restored_usage(&engine, store.as_ref(), now).await?;
         let control = engine.initial_state(now, &restored);
         let alerts = Alerts::start(engine.settings(), Arc::clone(&clock), now);
         metrics.register_collector(AlertChannelCounters::new(alerts.channels()));
         let master = Arc::new(Master {
-            engine,
+            running: RwLock::new(Running {
+                engine: Arc::clone(&engine),
+                version,
+            }),
+            settings_update: tokio::sync::Mutex::new(()),
             live: Mutex::new(Live {
                 readings: LiveReadings::default(),
+                engine,
                 control,
             }),
             store,
@@ -113,14 +165,87 @@ impl Master {
         Ok(master)
     }
 
-    /// The settings in force.
-    pub fn settings(&self) -> &Arc<Settings> {
-        self.engine.settings()
+    /// The settings in force (a snapshot: a later change does not alter it).
+    pub fn settings(&self) -> Arc<Settings> {
+        Arc::clone(self.running().engine.settings())
     }
 
-    /// The decision engine.
-    pub fn engine(&self) -> &Engine {
-        &self.engine
+    /// The decision engine in force (a snapshot). While the live view is locked, use
+    /// `live.engine`, which always matches `live.control`.
+    pub fn engine(&self) -> Arc<Engine> {
+        Arc::clone(&self.running().engine)
+    }
+
+    /// The stored settings version in force, `None` for a master without a settings history.
+    pub fn settings_version(&self) -> Option<RunningVersion> {
+        self.running().version.clone()
+    }
+
+    fn running(&self) -> std::sync::RwLockReadGuard<'_, Running> {
+        // The value is replaced whole; a panic elsewhere cannot leave it half-written.
+        self.running
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Waits until no other settings change is in progress; hold the guard from the checks of
+    /// a change (`If-Match`, the diff base) to its [`Master::replace_settings`].
+    pub async fn lock_settings_update(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.settings_update.lock().await
+    }
+
+    /// Puts `settings` (stored as `version`) in force at once, atomically for every reader of
+    /// the live view: outputs of both the old and new settings keep their state (run, budget,
+    /// rest, override); outputs the change removes are switched OFF (recorded with the reason);
+    /// new outputs start OFF; then every output is decided by the new settings right away, so a
+    /// change can never leave an output ON that the new settings would not allow. An ON lease
+    /// already sent stays capped as it was when sent (CONTRACT §4).
+    ///
+    /// Returns after the resulting state changes are committed.
+    pub async fn replace_settings(
+        &self,
+        settings: Arc<Settings>,
+        version: RunningVersion,
+    ) -> Result<(), StoreError> {
+        let engine = Arc::new(Engine::new(settings));
+        let number = version.number;
+        let changes = {
+            let mut live = self.live();
+            let now = self.clock.now();
+            let previous = Arc::clone(&live.engine);
+            let added = Reason::new(
+                ReasonKind::SettingsChanged,
+                format!("added by settings version {number}"),
+            );
+            let control = engine.carry_over(&previous, &live.control, now, &added);
+            let mut changes: Vec<StateChange> = previous
+                .outputs()
+                .iter()
+                .zip(live.control.outputs())
+                .filter(|(key, state)| {
+                    state.power && engine.output_id(&key.node, &key.output).is_none()
+                })
+                .map(|(key, _)| StateChange {
+                    at_ms: now.as_millisecond(),
+                    node: key.node.clone(),
+                    output: key.output.clone(),
+                    power: false,
+                    reason: format!("removed by settings version {number}"),
+                })
+                .collect();
+            live.engine = Arc::clone(&engine);
+            live.control = control;
+            *self
+                .running
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Running {
+                engine,
+                version: Some(version),
+            };
+            changes.extend(self.evaluate_locked(&mut live, Scope::All).changes);
+            changes
+        };
+        self.record_changes(changes).await
     }
 
     /// The Prometheus metrics.
@@ -171,15 +296,14 @@ impl Master {
     /// concurrent reports, overrides and the ticker.
     pub fn evaluate_locked(&self, live: &mut Live, scope: Scope<'_>) -> Evaluation {
         let now = self.clock.now();
-        let decisions = self
-            .engine
-            .evaluate(&mut live.control, &live.readings, now, scope);
+        let engine = Arc::clone(&live.engine);
+        let decisions = engine.evaluate(&mut live.control, &live.readings, now, scope);
         self.alerts.observe_decisions(&decisions, now);
         let changes = decisions
             .iter()
             .filter(|decision| decision.changed)
             .map(|decision| {
-                let key = &self.engine.outputs()[decision.output.0];
+                let key = &engine.outputs()[decision.output.0];
                 StateChange {
                     at_ms: now.as_millisecond(),
                     node: key.node.clone(),
@@ -189,7 +313,11 @@ impl Master {
                 }
             })
             .collect();
-        Evaluation { decisions, changes }
+        Evaluation {
+            engine,
+            decisions,
+            changes,
+        }
     }
 
     /// Stores and logs state changes; returns after they are committed.
@@ -251,7 +379,7 @@ impl Master {
             let live = self.live();
             let now = self.clock.now();
             let scene = Scene {
-                engine: &self.engine,
+                engine: &live.engine,
                 live: &live,
                 started_at: self.alerts.started_at(),
                 storage_error: storage_error.as_deref(),

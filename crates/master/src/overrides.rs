@@ -14,9 +14,9 @@ use plantkeeper_control::engine::{OutputId, Override, Scope};
 use plantkeeper_store::Event;
 use serde::Deserialize;
 
+use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::master::Master;
-use crate::read_api::require_admin;
 use crate::report_body::{parse_json, read_limited};
 
 /// The longest override accepted.
@@ -35,6 +35,7 @@ pub struct OverrideRequest {
     pub until: Option<String>,
 }
 
+/// Checks that `node` has `output` in the settings in force (404 otherwise).
 fn output_id(master: &Master, node: &str, output: &str) -> Result<OutputId, ApiError> {
     if !master.settings().nodes.contains_key(node) {
         return Err(ApiError::not_found(
@@ -100,11 +101,11 @@ fn until_of(request: &OverrideRequest, now: Timestamp) -> Result<Timestamp, ApiE
 pub async fn set_override(
     State(master): State<Arc<Master>>,
     Path((node, output)): Path<(String, String)>,
+    _admin: Admin,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    require_admin(&master, &headers)?;
-    let id = output_id(&master, &node, &output)?;
+    output_id(&master, &node, &output)?;
     let bytes = read_limited(&headers, body).await?;
     let request: OverrideRequest = parse_json(&bytes)?;
     let now = master.now();
@@ -121,17 +122,16 @@ pub async fn set_override(
         power: request.power,
         until,
     });
-    apply(&master, id, &node, change, event).await
+    apply(&master, &node, &output, change, event).await
 }
 
 /// `DELETE .../override`: ends the override; the rules decide again at once.
 pub async fn clear_override(
     State(master): State<Arc<Master>>,
     Path((node, output)): Path<(String, String)>,
-    headers: HeaderMap,
+    _admin: Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    require_admin(&master, &headers)?;
-    let id = output_id(&master, &node, &output)?;
+    output_id(&master, &node, &output)?;
     let event = Event {
         at_ms: master.now().as_millisecond(),
         kind: "override_cleared".to_owned(),
@@ -139,7 +139,7 @@ pub async fn clear_override(
         output: Some(output.clone()),
         message: format!("{node}.{output} override ended"),
     };
-    apply(&master, id, &node, OverrideChange::Clear, event).await
+    apply(&master, &node, &output, OverrideChange::Clear, event).await
 }
 
 /// What an override request does to the output's state.
@@ -149,22 +149,31 @@ enum OverrideChange {
 }
 
 /// Applies the change, re-decides the outputs of `node` and their dependents, records the event
-/// and the state changes, and answers with the output's decision.
+/// and the state changes, and answers with the output's decision. The output is looked up
+/// again under the live view's lock, in the engine in force (the settings may have changed
+/// since the request was checked).
 async fn apply(
     master: &Master,
-    id: OutputId,
     node: &str,
+    output: &str,
     change: OverrideChange,
     event: Event,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (answer, changes) = {
         let mut live = master.live();
+        let engine = Arc::clone(&live.engine);
+        let Some(id) = engine.output_id(node, output) else {
+            return Err(ApiError::not_found(
+                "unknown_output",
+                format!("node `{node}` has no output `{output}`"),
+            ));
+        };
         match change {
             OverrideChange::Set(active) => live.control.set_override(id, active),
             OverrideChange::Clear => live.control.clear_override(id),
         }
         let evaluation =
-            master.evaluate_locked(&mut live, Scope::Outputs(master.engine().affected_by(node)));
+            master.evaluate_locked(&mut live, Scope::Outputs(engine.affected_by(node)));
         let state = live.control.output(id);
         let answer = serde_json::json!({
             "power": state.power,

@@ -6,12 +6,11 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use jiff::{SignedDuration, Timestamp};
 use plantkeeper_store::{EventRow, EventsQuery, ReadingsQuery};
 use serde::Serialize;
 
-use crate::auth::require_token;
+use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::master::Master;
 
@@ -21,16 +20,6 @@ pub const MAX_POINTS: usize = 100_000;
 pub const MAX_EVENTS: usize = 1_000;
 /// Events returned when `limit` is not given.
 pub const DEFAULT_EVENTS: usize = 200;
-
-/// Accepts the request if it carries the admin token.
-pub fn require_admin(master: &Master, headers: &HeaderMap) -> Result<(), ApiError> {
-    match &master.settings().master.admin_token_sha256 {
-        Some(expected) => require_token(headers, expected, "admin"),
-        None => Err(ApiError::unauthorized(
-            "the admin API is disabled: set [master] admin_token_sha256 in the settings",
-        )),
-    }
-}
 
 /// Whether a node is reporting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -103,8 +92,9 @@ pub struct OutputView {
 /// Every node's status, newest readings and outputs, as the master sees them now.
 pub fn node_views(master: &Master) -> Vec<NodeView> {
     let now = master.now();
-    let settings = master.settings();
     let live = master.live();
+    let engine = Arc::clone(&live.engine);
+    let settings = engine.settings();
     settings
         .nodes
         .values()
@@ -132,12 +122,11 @@ pub fn node_views(master: &Master) -> Vec<NodeView> {
                         .collect()
                 })
                 .unwrap_or_default();
-            let outputs = master
-                .engine()
+            let outputs = engine
                 .node_outputs(&node.id)
                 .iter()
                 .map(|id| {
-                    let key = &master.engine().outputs()[id.0];
+                    let key = &engine.outputs()[id.0];
                     let state = live.control.output(*id);
                     let view = OutputView {
                         power: state.power,
@@ -164,9 +153,8 @@ pub fn node_views(master: &Master) -> Vec<NodeView> {
 /// `GET /api/v1/nodes`.
 pub async fn get_nodes(
     State(master): State<Arc<Master>>,
-    headers: HeaderMap,
+    _admin: Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    require_admin(&master, &headers)?;
     Ok(Json(serde_json::json!({ "nodes": node_views(&master) })))
 }
 
@@ -175,9 +163,8 @@ pub async fn get_readings(
     State(master): State<Arc<Master>>,
     Path(node_id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    _admin: Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    require_admin(&master, &headers)?;
     if !master.settings().nodes.contains_key(&node_id) {
         return Err(ApiError::not_found(
             "unknown_node",
@@ -239,9 +226,8 @@ pub async fn get_readings(
 pub async fn get_events(
     State(master): State<Arc<Master>>,
     Query(params): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    _admin: Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    require_admin(&master, &headers)?;
     check_known_params(&params, &["from", "to", "node", "limit"])?;
     let (from, to) = time_range(&master, &params)?;
     let node = params.get("node").cloned();

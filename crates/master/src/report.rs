@@ -44,7 +44,7 @@ async fn answer_report(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<AnswerBody>, ApiError> {
-    let settings = Arc::clone(master.settings());
+    let settings = master.settings();
     let Some(node) = settings.nodes.get(&node_id) else {
         return Err(ApiError::not_found(
             "unknown_node",
@@ -57,7 +57,7 @@ async fn answer_report(
     let received_at = master.now();
     let report = check_report(body, received_at)?;
 
-    let decisions = accept_report(
+    let accepted = accept_report(
         master,
         IncomingReport {
             node_id: node_id.clone(),
@@ -71,14 +71,17 @@ async fn answer_report(
     )
     .await?;
 
+    // The settings that decided: newer than `settings` if they changed meanwhile.
+    let decided_by = accepted.engine.settings();
+    let node = decided_by.nodes.get(&node_id).unwrap_or(node);
     let mut answer = AnswerBody {
         acked_seq: report.body.seq,
         epoch: master.epoch(),
         report_every_ms: duration_ms(node.report_every),
         outputs: Default::default(),
     };
-    for decision in &decisions {
-        let name = master.engine().outputs()[decision.output.0].output.clone();
+    for decision in &accepted.decisions {
+        let name = accepted.engine.outputs()[decision.output.0].output.clone();
         answer.outputs.insert(name, command(decision, node.lease));
     }
     Ok(Json(answer))
@@ -118,10 +121,7 @@ pub enum RetryDetection {
 /// decide the affected outputs and commit their state changes.
 ///
 /// Returns the decisions about the reporting node's own outputs.
-pub async fn accept_report(
-    master: &Master,
-    report: IncomingReport,
-) -> Result<Vec<Decision>, ApiError> {
+pub async fn accept_report(master: &Master, report: IncomingReport) -> Result<Accepted, ApiError> {
     let node_id = &report.node_id;
     let bootless_retry = report.retries == RetryDetection::RepeatedBootlessSeq
         && report.boot.is_none()
@@ -193,21 +193,33 @@ pub async fn accept_report(
                 node_live.relays.clone_from(relays);
             }
         }
-        master.evaluate_locked(
-            &mut live,
-            Scope::Outputs(master.engine().affected_by(node_id)),
-        )
+        let engine = Arc::clone(&live.engine);
+        master.evaluate_locked(&mut live, Scope::Outputs(engine.affected_by(node_id)))
     };
     master
         .record_changes(evaluation.changes)
         .await
         .map_err(ApiError::store_unavailable)?;
-    let own = master.engine().node_outputs(node_id);
-    Ok(evaluation
+    let own = evaluation.engine.node_outputs(node_id);
+    let decisions = evaluation
         .decisions
         .into_iter()
         .filter(|decision| own.contains(&decision.output))
-        .collect())
+        .collect();
+    Ok(Accepted {
+        engine: evaluation.engine,
+        decisions,
+    })
+}
+
+/// What [`accept_report`] decided about the reporting node's own outputs.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The engine that decided: its outputs name the decisions' ids, its settings hold the
+    /// node's lease and report period.
+    pub engine: Arc<plantkeeper_control::engine::Engine>,
+    /// The decisions about the node's own outputs.
+    pub decisions: Vec<Decision>,
 }
 
 /// A node without `boot` that repeats its previous `seq` is retrying a report whose answer it

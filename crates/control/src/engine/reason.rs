@@ -42,6 +42,9 @@ pub enum ReasonKind {
     MaxOn,
     /// Rule 5: today's ON-time reached `max_on_per_day`.
     DailyBudget,
+    /// The output was added by a settings change while running and starts OFF (as rule 8),
+    /// or was removed by one and is switched OFF.
+    SettingsChanged,
 }
 
 impl ReasonKind {
@@ -77,6 +80,7 @@ impl ReasonKind {
             ReasonKind::MinOff => "min_off",
             ReasonKind::MaxOn => "max_on",
             ReasonKind::DailyBudget => "daily_budget",
+            ReasonKind::SettingsChanged => "settings_changed",
         }
     }
 }

@@ -59,10 +59,15 @@ pub struct OutputState {
 
 impl OutputState {
     fn started(now: Timestamp, tz: &TimeZone) -> OutputState {
+        OutputState::off_since(now, tz, Reason::master_started())
+    }
+
+    /// OFF since `now` for `reason`, with no usage.
+    pub(super) fn off_since(now: Timestamp, tz: &TimeZone, reason: Reason) -> OutputState {
         OutputState {
             power: false,
             since: now,
-            reason: Reason::master_started(),
+            reason,
             override_: None,
             on_until: None,
             last_off: None,
@@ -169,6 +174,11 @@ impl ControlState {
                 state.used_today = usage.used_today;
             }
         }
+        ControlState { outputs }
+    }
+
+    /// A state made of these outputs' states, indexed by [`OutputId`].
+    pub(super) fn from_outputs(outputs: Vec<OutputState>) -> ControlState {
         ControlState { outputs }
     }
 

@@ -7,6 +7,7 @@ use plantkeeper_control::load::load_settings;
 use plantkeeper_master::Master;
 use plantkeeper_master::app::serve;
 use plantkeeper_master::clock::{ManualClock, SharedClock};
+use plantkeeper_master::settings_history::adopt_at_start;
 use plantkeeper_store::Store;
 use plantkeeper_store::sqlite::{SqliteOptions, SqliteStore};
 use tokio::sync::oneshot;
@@ -84,16 +85,21 @@ impl TestMaster {
         manual: Option<Arc<ManualClock>>,
     ) -> TestMaster {
         let settings = match load_settings("test.toml", toml) {
-            Ok(settings) => Arc::new(settings),
+            Ok(settings) => settings,
             Err(errors) => panic!("test settings invalid: {errors:#?}"),
         };
         let store = SqliteStore::open(&dir.path().join("test.db"), SqliteOptions::default())
             .await
             .expect("open store");
         let store: Arc<dyn Store> = Arc::new(store);
-        let master = Master::start(settings, store, clock)
+        // As `serve` does: the file is imported if it changed, else the newest version runs.
+        let adopted = adopt_at_start(store.as_ref(), "test.toml", toml, settings, clock.now())
             .await
-            .expect("master starts");
+            .expect("settings adopted");
+        let master =
+            Master::start_versioned(Arc::new(adopted.settings), adopted.version, store, clock)
+                .await
+                .expect("master starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
