@@ -46,6 +46,7 @@ pub async fn run_serve(config: PathBuf) -> Result<(), CommandError> {
         &config.display().to_string(),
         &text,
         settings,
+        &base_dir,
         clock.now(),
     )
     .await?;
@@ -54,8 +55,14 @@ pub async fn run_serve(config: PathBuf) -> Result<(), CommandError> {
         imported = adopted.imported,
         "settings version in force"
     );
-    let master =
-        Master::start_versioned(Arc::new(adopted.settings), adopted.version, store, clock).await?;
+    let master = Master::start_versioned(
+        Arc::new(adopted.settings),
+        adopted.version,
+        base_dir,
+        store,
+        clock,
+    )
+    .await?;
     logging.register_metrics(master.metrics());
     let bound = listener.local_addr().unwrap_or(listen);
     let advertisement = advertised.and_then(|name| start_advertising(&name, bound));

@@ -149,3 +149,18 @@ fn listen_database_mdns_and_telemetry_need_a_restart_positioned() {
         "a rule change alone is applied live"
     );
 }
+
+#[test]
+fn alert_channels_and_repeat_every_need_a_restart_but_alert_rules_do_not() {
+    let running = settings(&garden(30, "10m", ""));
+    let text = garden(30, "10m", "") + "\n[alerts]\nrepeat_every = \"1h\"\n";
+    let errors = restart_required("new.toml", &text, &running, &settings(&text));
+    let fields: Vec<&str> = errors.iter().map(|error| error.field.as_str()).collect();
+    assert_eq!(fields, vec!["alerts.repeat_every"]);
+    let repeat_line = text
+        .lines()
+        .position(|line| line.starts_with("repeat_every"))
+        .expect("line")
+        + 1;
+    assert_eq!((errors[0].line, errors[0].column), (repeat_line, 1));
+}

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use jiff::Timestamp;
 use plantkeeper_control::Settings;
 use plantkeeper_control::alerts::{Alert, AlertBook, Notice, NoticeStatus, Observation};
-use plantkeeper_control::engine::Decision;
+use plantkeeper_control::engine::{Decision, OutputId};
 use plantkeeper_store::{Event, StoreError};
 
 use crate::clock::SharedClock;
@@ -80,6 +80,12 @@ impl Alerts {
     /// Feeds one evaluation's decisions (max_on cuts, safety OFFs).
     pub fn observe_decisions(&self, decisions: &[Decision], now: Timestamp) {
         lock(&self.watch).observe(decisions, now);
+    }
+
+    /// Follows a settings change: output memories move to their ids in the new engine
+    /// (see [`OutputWatch::remap`]).
+    pub fn remap_outputs(&self, new_id: impl Fn(OutputId) -> Option<OutputId>) {
+        lock(&self.watch).remap(new_id);
     }
 
     /// Notes the outcome of a store write: an error starts `storage_error`, a success ends it.

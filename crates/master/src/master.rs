@@ -5,6 +5,7 @@
 //! its carried-over state are swapped in under the live view's lock, so every evaluation uses
 //! one engine and the state made for it, never a mix.
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -35,6 +36,8 @@ pub struct Master {
     running: RwLock<Running>,
     /// Held by a settings change from its checks to its swap, so changes apply one at a time.
     settings_update: tokio::sync::Mutex<()>,
+    /// The settings file's directory: relative paths in any version are taken from there.
+    settings_dir: PathBuf,
     live: Mutex<Live>,
     store: Arc<dyn Store>,
     clock: SharedClock,
@@ -79,25 +82,29 @@ impl Master {
         store: Arc<dyn Store>,
         clock: SharedClock,
     ) -> Result<Arc<Master>, StoreError> {
-        Master::start_inner(settings, None, store, clock).await
+        Master::start_inner(settings, None, PathBuf::new(), store, clock).await
     }
 
     /// Starts a master running stored settings version `version` (see
     /// `settings_history::adopt_at_start`): increments the persisted epoch, rebuilds today's
     /// ON-time budgets and rest periods from the stored state changes, starts every output OFF
     /// (CONTRACT §3.8) and records a `master_started` event.
+    /// `settings_dir` is the settings file's directory, where relative paths of later
+    /// versions are taken from.
     pub async fn start_versioned(
         settings: Arc<Settings>,
         version: RunningVersion,
+        settings_dir: PathBuf,
         store: Arc<dyn Store>,
         clock: SharedClock,
     ) -> Result<Arc<Master>, StoreError> {
-        Master::start_inner(settings, Some(version), store, clock).await
+        Master::start_inner(settings, Some(version), settings_dir, store, clock).await
     }
 
     async fn start_inner(
         settings: Arc<Settings>,
         version: Option<RunningVersion>,
+        settings_dir: PathBuf,
         store: Arc<dyn Store>,
         clock: SharedClock,
     ) -> Result<Arc<Master>, StoreError> {
@@ -116,6 +123,7 @@ impl Master {
                 version,
             }),
             settings_update: tokio::sync::Mutex::new(()),
+            settings_dir,
             live: Mutex::new(Live {
                 readings: LiveReadings::default(),
                 engine,
@@ -181,6 +189,11 @@ impl Master {
         self.running().version.clone()
     }
 
+    /// The settings file's directory (empty for a master without a settings history).
+    pub fn settings_dir(&self) -> &Path {
+        &self.settings_dir
+    }
+
     fn running(&self) -> std::sync::RwLockReadGuard<'_, Running> {
         // The value is replaced whole; a panic elsewhere cannot leave it half-written.
         self.running
@@ -233,6 +246,10 @@ impl Master {
                     reason: format!("removed by settings version {number}"),
                 })
                 .collect();
+            self.alerts.remap_outputs(|id| {
+                let key = previous.outputs().get(id.0)?;
+                engine.output_id(&key.node, &key.output)
+            });
             live.engine = Arc::clone(&engine);
             live.control = control;
             *self

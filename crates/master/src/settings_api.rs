@@ -93,7 +93,8 @@ pub async fn put_settings(
     if *running.text == *text {
         return Ok(version_answer(running.number, false));
     }
-    let settings = check_replacement(&master.settings(), text).map_err(SettingsError::from)?;
+    let settings = check_replacement(&master.settings(), text, master.settings_dir())
+        .map_err(SettingsError::from)?;
     let number = store_and_apply(
         &master,
         settings,
@@ -121,8 +122,8 @@ pub async fn post_rollback(
         .await
         .map_err(ApiError::store_unavailable)?
         .ok_or_else(|| unknown_version(target))?;
-    let settings =
-        check_replacement(&master.settings(), &stored.text).map_err(SettingsError::from)?;
+    let settings = check_replacement(&master.settings(), &stored.text, master.settings_dir())
+        .map_err(SettingsError::from)?;
     let number = store_and_apply(
         &master,
         settings,

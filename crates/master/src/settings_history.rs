@@ -7,6 +7,7 @@
 //! restart until the file itself is edited. `PLANTKEEPER_ADMIN_TOKEN_SHA256` applies to every
 //! version that runs, as it does to the file.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -87,19 +88,24 @@ pub enum Refusal {
     Environment(String),
 }
 
-/// Loads a settings text and applies this process's environment overrides, as `serve` does
-/// with the file.
-pub fn parse_settings(text: &str) -> Result<Settings, Refusal> {
+/// Loads a settings text as `serve` loads the file: this process's environment overrides
+/// applied, relative alert file paths taken from `base_dir` (the settings file's directory).
+pub fn parse_settings(text: &str, base_dir: &Path) -> Result<Settings, Refusal> {
     let mut settings = load_settings(SETTINGS_DOCUMENT, text).map_err(Refusal::Invalid)?;
     apply_environment(&mut settings, |name| std::env::var_os(name))
         .map_err(|error| Refusal::Environment(error.to_string()))?;
+    settings.alerts.resolve_paths(base_dir);
     Ok(settings)
 }
 
-/// Loads `text` as settings that may replace `running` while the master runs: valid, and
-/// changing nothing fixed at start.
-pub fn check_replacement(running: &Settings, text: &str) -> Result<Settings, Refusal> {
-    let settings = parse_settings(text)?;
+/// Loads `text` (see [`parse_settings`]) as settings that may replace `running` while the
+/// master runs: valid, and changing nothing fixed at start.
+pub fn check_replacement(
+    running: &Settings,
+    text: &str,
+    base_dir: &Path,
+) -> Result<Settings, Refusal> {
+    let settings = parse_settings(text, base_dir)?;
     let fixed =
         plantkeeper_control::load::restart_required(SETTINGS_DOCUMENT, text, running, &settings);
     if fixed.is_empty() {
@@ -110,12 +116,13 @@ pub fn check_replacement(running: &Settings, text: &str) -> Result<Settings, Ref
 }
 
 /// Picks the settings a starting master runs (see the module doc): `file_settings` is the
-/// validated file whose text is `file_text`, named `file_name` in the history.
+/// validated file whose text is `file_text`, named `file_name` in the history, in `base_dir`.
 pub async fn adopt_at_start(
     store: &dyn Store,
     file_name: &str,
     file_text: &str,
     file_settings: Settings,
+    base_dir: &Path,
     now: Timestamp,
 ) -> Result<Adopted, AdoptError> {
     let last_import = store
@@ -138,21 +145,23 @@ pub async fn adopt_at_start(
                 });
             }
             let settings =
-                adopt_stored(&newest, &file_settings).map_err(|refusal| match refusal {
-                    Refusal::Invalid(errors) => AdoptError::StoredInvalid {
-                        version: newest.info.version,
-                        source_name: newest.info.source.as_str(),
-                        errors,
-                    },
-                    Refusal::RestartRequired(errors) => AdoptError::Mismatch {
-                        version: newest.info.version,
-                        errors,
-                    },
-                    Refusal::Environment(message) => {
-                        AdoptError::Environment(LoadError::Environment {
-                            variable: plantkeeper_control::load::ADMIN_TOKEN_SHA256_ENV,
-                            message,
-                        })
+                check_replacement(&file_settings, &newest.text, base_dir).map_err(|refusal| {
+                    match refusal {
+                        Refusal::Invalid(errors) => AdoptError::StoredInvalid {
+                            version: newest.info.version,
+                            source_name: newest.info.source.as_str(),
+                            errors,
+                        },
+                        Refusal::RestartRequired(errors) => AdoptError::Mismatch {
+                            version: newest.info.version,
+                            errors,
+                        },
+                        Refusal::Environment(message) => {
+                            AdoptError::Environment(LoadError::Environment {
+                                variable: plantkeeper_control::load::ADMIN_TOKEN_SHA256_ENV,
+                                message,
+                            })
+                        }
                     }
                 })?;
             Ok(Adopted {
@@ -182,11 +191,6 @@ pub async fn adopt_at_start(
             })
         }
     }
-}
-
-/// The newest stored version's settings, which must keep what the file fixed at start.
-fn adopt_stored(newest: &SettingsVersion, file_settings: &Settings) -> Result<Settings, Refusal> {
-    check_replacement(file_settings, &newest.text)
 }
 
 fn running(version: &SettingsVersion) -> RunningVersion {

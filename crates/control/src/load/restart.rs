@@ -1,5 +1,5 @@
 //! Settings a running master cannot change: where it listens, its store, its mDNS
-//! advertisement and its logging are set up once at start. A new settings document that changes
+//! advertisement, its alert channels and its logging are set up once at start. A new settings document that changes
 //! one of them is refused as a whole (nothing half-applied), each change positioned like any
 //! other config error.
 
@@ -49,6 +49,21 @@ pub fn restart_required(
             "master",
             "mdns_name",
             "changing `mdns_name` needs a restart: edit the settings file and restart the master"
+                .to_owned(),
+        ));
+    }
+    if running.alerts.channels != new.alerts.channels {
+        changed.push((
+            "alerts",
+            "channels",
+            "changing the alert `channels` needs a restart (their senders start with the master): edit the settings file and restart the master".to_owned(),
+        ));
+    }
+    if running.alerts.repeat_every != new.alerts.repeat_every {
+        changed.push((
+            "alerts",
+            "repeat_every",
+            "changing `repeat_every` needs a restart: edit the settings file and restart the master"
                 .to_owned(),
         ));
     }

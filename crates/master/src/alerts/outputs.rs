@@ -43,6 +43,15 @@ impl OutputWatch {
         }
     }
 
+    /// Follows a settings change: each output's memory moves to its id in the new engine
+    /// (`new_id`), and an output the change removed is forgotten.
+    pub fn remap(&mut self, new_id: impl Fn(OutputId) -> Option<OutputId>) {
+        self.outputs = std::mem::take(&mut self.outputs)
+            .into_iter()
+            .filter_map(|(id, watched)| new_id(id).map(|id| (id, watched)))
+            .collect();
+    }
+
     /// The reason of the `max_on` cut that ended the output's last run, while no run has
     /// ended normally since.
     pub fn cut_by_max_on(&self, output: OutputId) -> Option<&str> {

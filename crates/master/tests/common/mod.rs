@@ -93,13 +93,25 @@ impl TestMaster {
             .expect("open store");
         let store: Arc<dyn Store> = Arc::new(store);
         // As `serve` does: the file is imported if it changed, else the newest version runs.
-        let adopted = adopt_at_start(store.as_ref(), "test.toml", toml, settings, clock.now())
-            .await
-            .expect("settings adopted");
-        let master =
-            Master::start_versioned(Arc::new(adopted.settings), adopted.version, store, clock)
-                .await
-                .expect("master starts");
+        let adopted = adopt_at_start(
+            store.as_ref(),
+            "test.toml",
+            toml,
+            settings,
+            dir.path(),
+            clock.now(),
+        )
+        .await
+        .expect("settings adopted");
+        let master = Master::start_versioned(
+            Arc::new(adopted.settings),
+            adopted.version,
+            dir.path().to_path_buf(),
+            store,
+            clock,
+        )
+        .await
+        .expect("master starts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
