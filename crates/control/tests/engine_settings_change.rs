@@ -164,3 +164,18 @@ fn alert_channels_and_repeat_every_need_a_restart_but_alert_rules_do_not() {
         + 1;
     assert_eq!((errors[0].line, errors[0].column), (repeat_line, 1));
 }
+
+#[test]
+fn storage_options_need_a_restart() {
+    let running = settings(&garden(30, "10m", ""));
+    let text = garden(30, "10m", "") + "\n[storage]\nkeep_raw = \"60d\"\n";
+    let errors = restart_required("new.toml", &text, &running, &settings(&text));
+    let fields: Vec<&str> = errors.iter().map(|error| error.field.as_str()).collect();
+    assert_eq!(fields, vec!["storage"]);
+    let section_line = text
+        .lines()
+        .position(|line| line == "[storage]")
+        .expect("line")
+        + 1;
+    assert_eq!(errors[0].line, section_line);
+}

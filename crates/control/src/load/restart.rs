@@ -1,5 +1,6 @@
 //! Settings a running master cannot change: where it listens, its store, its mDNS
-//! advertisement, its alert channels and its logging are set up once at start. A new settings document that changes
+//! advertisement, its alert channels, its storage options and its logging are set up once at
+//! start. A new settings document that changes
 //! one of them is refused as a whole (nothing half-applied), each change positioned like any
 //! other config error.
 
@@ -65,6 +66,13 @@ pub fn restart_required(
             "repeat_every",
             "changing `repeat_every` needs a restart: edit the settings file and restart the master"
                 .to_owned(),
+        ));
+    }
+    if running.storage != new.storage {
+        changed.push((
+            "storage",
+            "",
+            "changing [storage] needs a restart (the store applies it when it opens): edit the settings file and restart the master".to_owned(),
         ));
     }
     if running.telemetry != new.telemetry {
