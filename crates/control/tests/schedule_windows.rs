@@ -163,6 +163,44 @@ fn repeated_hour_is_inside_both_times_on_fall_back_day() {
 }
 
 #[test]
+fn a_window_starting_inside_the_repeated_hour_closes_when_the_clock_turns_back() {
+    // New York, 2024-11-03: 01:59:59 EDT is followed by 01:00:00 EST. `01:30-03:30` entered at
+    // 01:45 EDT is closed from 01:00 to 01:30 EST, so it must close at the transition, not at
+    // 03:30: a lease reaching past the transition would keep a valve ON while closed.
+    let tz = TimeZone::get(NEW_YORK).expect("bundled tzdb");
+    let schedule = Schedule {
+        windows: vec![window("01:30-03:30")],
+    };
+    let at: Timestamp = "2024-11-03T01:45-04:00"
+        .parse()
+        .expect("a literal timestamp");
+    let transition: Timestamp = "2024-11-03T01:00-05:00"
+        .parse()
+        .expect("a literal timestamp");
+    assert_eq!(schedule.open_until(at, &tz, None), Some(transition));
+    assert!(
+        !open("01:30-03:30", NEW_YORK, transition),
+        "closed right after the turn"
+    );
+    // Open again from 01:30 EST, until 03:30 EST.
+    let reopened: Timestamp = "2024-11-03T01:30-05:00"
+        .parse()
+        .expect("a literal timestamp");
+    let end: Timestamp = "2024-11-03T03:30-05:00"
+        .parse()
+        .expect("a literal timestamp");
+    assert_eq!(schedule.open_until(reopened, &tz, None), Some(end));
+    // A window spanning the whole repeated hour still closes only at its end.
+    let overnight = Schedule {
+        windows: vec![window("22:00-06:00")],
+    };
+    let night_end: Timestamp = "2024-11-03T06:00-05:00"
+        .parse()
+        .expect("a literal timestamp");
+    assert_eq!(overnight.open_until(at, &tz, None), Some(night_end));
+}
+
+#[test]
 fn sun_window_follows_the_seasons() {
     let tz = TimeZone::get(PARIS).expect("bundled tzdb");
     let paris = Some(Location {

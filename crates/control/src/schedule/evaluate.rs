@@ -6,7 +6,9 @@
 //!   D ends at 06:00 on D+1, and a day prefix names the *start* day (`fri 22:00-06:00` is open
 //!   on Saturday at 03:00, not on Friday at 03:00);
 //! - on a spring-forward night the skipped hour simply does not happen, so `22:00-06:00` is one
-//!   hour shorter; on a fall-back night the repeated hour is inside the window both times;
+//!   hour shorter; on a fall-back night the repeated hour is inside the window both times when
+//!   the window spans it, and a window starting inside it (`01:30-03:30`) is open, closed while
+//!   the clock repeats 01:00–01:30, then open again;
 //! - `sunrise`/`sunset` ends are that local date's sun events (plus the offset), converted to
 //!   local time. When the sun does not rise or set that day (polar night or day), or no
 //!   location is configured, a window using that event is empty that day.
@@ -45,9 +47,40 @@ impl Schedule {
     /// latest end among the windows open at `at` (a window starting later may keep it open
     /// longer, never shorter). `None` when it is closed at `at`.
     ///
-    /// An end that falls in a DST gap or fold is taken at its earliest possible instant, so the
-    /// answer is never later than the moment [`Schedule::active_window`] turns `None`.
+    /// An end that falls in a DST gap or fold is taken at its earliest possible instant, and a
+    /// fall-back that turns the wall clock back out of the window (`01:30-03:30` entered at
+    /// 01:45 summer time is closed again from 01:00 to 01:30 winter time) closes it at that
+    /// transition, so the answer is never later than the moment [`Schedule::active_window`]
+    /// turns `None`.
     pub fn open_until(
+        &self,
+        at: Timestamp,
+        tz: &TimeZone,
+        location: Option<Location>,
+    ) -> Option<Timestamp> {
+        let mut end = self.latest_end_of_windows_open_at(at, tz, location)?;
+        // Between two offset transitions the wall clock runs forward, so a window open there
+        // stays open until its end; only a transition can close it early. A zone has at most
+        // a few transitions in a window's span; the bound only guards against a malformed zone.
+        let mut from = at;
+        for _ in 0..MAX_TRANSITIONS_PER_WINDOW {
+            let Some(transition) = tz.following(from).next().map(|t| t.timestamp()) else {
+                return Some(end);
+            };
+            if transition >= end {
+                return Some(end);
+            }
+            match self.latest_end_of_windows_open_at(transition, tz, location) {
+                None => return Some(transition),
+                Some(later_end) => end = end.min(later_end),
+            }
+            from = transition;
+        }
+        Some(from)
+    }
+
+    /// The latest end, as the earliest instant it can happen, among the windows open at `at`.
+    fn latest_end_of_windows_open_at(
         &self,
         at: Timestamp,
         tz: &TimeZone,
@@ -61,6 +94,9 @@ impl Schedule {
             .max()
     }
 }
+
+/// More offset transitions than any real zone has within one window (at most 48 hours).
+const MAX_TRANSITIONS_PER_WINDOW: usize = 8;
 
 /// The first instant at which local civil time reaches `local`: in a DST fold the first of its
 /// two occurrences, in a DST gap the transition that skips over it.
