@@ -39,6 +39,12 @@ pub enum Command {
         #[command(subcommand)]
         command: NodeCommand,
     },
+    /// Dashboard administration: `admin set-password` stores the dashboard password's hash.
+    Admin {
+        /// What to do.
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Write the Wi-Fi access point's files (hostapd, dnsmasq, static address) for a Raspberry Pi.
     ApConfig(crate::ap_config::ApConfigArgs),
     /// Export a node's readings as CSV or JSON Lines (docs/export.md).
@@ -61,6 +67,14 @@ pub enum Command {
 pub enum NodeCommand {
     /// Print a fresh token, the `[nodes.ID]` block and a config.json for a new node.
     Add(crate::node_add::NodeAddArgs),
+}
+
+/// The `admin` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Store the dashboard password (read twice from stdin, or from --password-file) as an
+    /// argon2id hash in `[dashboard] password_file`.
+    SetPassword(crate::admin::SetPasswordArgs),
 }
 
 /// Options of `demo`.
@@ -106,6 +120,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Node {
             command: NodeCommand::Add(args),
         } => crate::node_add::run_node_add(&args),
+        Command::Admin {
+            command: AdminCommand::SetPassword(args),
+        } => crate::admin::run_set_password(&args),
         Command::ApConfig(args) => crate::ap_config::run_ap_config(&args),
         Command::Export(args) => runtime_then(|| crate::export::run_export(args)),
         Command::Bench(args) => runtime_then(|| crate::bench::run_bench(args)),

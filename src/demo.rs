@@ -78,7 +78,7 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<RunningDemo> {
     let settings_path = args.data.join(SETTINGS_FILE);
     std::fs::write(&settings_path, &toml)
         .with_context(|| format!("writing {}", settings_path.display()))?;
-    let settings =
+    let mut settings =
         load_settings(&settings_path.display().to_string(), &toml).map_err(|errors| {
             let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
             anyhow!(
@@ -88,6 +88,7 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<RunningDemo> {
         })?;
     // The generated settings have no `loki_url`: nothing to flush at the end.
     let logging = init_logging(&settings.telemetry)?;
+    settings.dashboard.resolve_paths(&args.data);
 
     let store = open_store(&settings, &args.data).await?;
     let clock: SharedClock = Arc::new(AcceleratedClock::new(jiff::Timestamp::now(), args.speed));
@@ -138,7 +139,10 @@ pub async fn run_demo(args: DemoArgs) -> Result<(), CommandError> {
         "PlantKeeper demo: master with a simulated garden (speed ×{})",
         args.speed
     );
-    println!("  dashboard   {}/", demo.base_url);
+    println!(
+        "  dashboard   {}/  (log in with the admin token)",
+        demo.base_url
+    );
     println!(
         "  admin token {}  (also in {})",
         demo.admin_token,

@@ -1,5 +1,6 @@
 //! The `plantkeeper` binary's commands, kept in a library so integration tests can drive them.
 
+pub mod admin;
 pub mod ap_config;
 pub mod bench;
 pub mod check;

@@ -36,6 +36,7 @@ pub async fn run_serve(config: PathBuf) -> Result<(), CommandError> {
     let base_dir = config.parent().map(Path::to_path_buf).unwrap_or_default();
     let store = open_store(&settings, &base_dir).await?;
     settings.alerts.resolve_paths(&base_dir);
+    settings.dashboard.resolve_paths(&base_dir);
     let advertised = settings
         .master
         .mdns

@@ -14,6 +14,7 @@
 mod alerts;
 mod conflicts;
 mod cycles;
+mod dashboard;
 mod environment;
 mod error;
 mod formats;
@@ -56,7 +57,7 @@ pub use timing::{BUILT_IN_DEFAULTS, LEASE_LIMITS, REPORT_EVERY_LIMITS, STALE_AFT
 use crate::settings::Settings;
 use reader::{Fields, Reader};
 
-const ROOT_KEYS: [&str; 7] = [
+const ROOT_KEYS: [&str; 8] = [
     "master",
     "telemetry",
     "alerts",
@@ -64,6 +65,7 @@ const ROOT_KEYS: [&str; 7] = [
     "nodes",
     "legacy",
     "storage",
+    "dashboard",
 ];
 const ROOT_MISPLACED: [(&str, &str); 11] = [
     ("listen", "in [master]"),
@@ -139,6 +141,9 @@ pub fn load_settings(file_name: &str, text: &str) -> Result<Settings, Vec<Config
         legacy_section.as_ref().map(Section::fields),
         &loaded,
     );
+    let dashboard_section = section(&mut reader, root, "dashboard");
+    let dashboard =
+        dashboard::read_dashboard(&mut reader, dashboard_section.as_ref().map(Section::fields));
 
     if reader.has_errors() {
         return Err(reader.into_errors());
@@ -150,6 +155,7 @@ pub fn load_settings(file_name: &str, text: &str) -> Result<Settings, Vec<Config
         defaults,
         legacy,
         storage,
+        dashboard,
         nodes: loaded
             .into_iter()
             .map(|node| (node.settings.id.clone(), node.settings))

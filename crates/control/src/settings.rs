@@ -28,6 +28,8 @@ pub struct Settings {
     pub legacy: LegacySettings,
     /// `[storage]`: the PostgreSQL engine's outage spool, and how long readings are kept.
     pub storage: StorageSettings,
+    /// `[dashboard]`: the browser dashboard (docs/dashboard.md).
+    pub dashboard: DashboardSettings,
 }
 
 /// `[storage]`.
@@ -51,6 +53,45 @@ impl Default for StorageSettings {
             keep_raw: crate::load::DEFAULT_KEEP_RAW,
             keep_hourly: crate::load::DEFAULT_KEEP_HOURLY,
         }
+    }
+}
+
+/// `[dashboard]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DashboardSettings {
+    /// `public_read`: anyone reaching the master may view the dashboard without logging in
+    /// (read-only; a greenhouse screen). Default false.
+    pub public_read: bool,
+    /// `password_file`: where `plantkeeper admin set-password` stores the argon2id hash of
+    /// the dashboard password; relative to the settings file's directory after
+    /// [`DashboardSettings::resolve_paths`]. Default `dashboard-password`.
+    pub password_file: std::path::PathBuf,
+    /// `trusted_proxies`: peers whose `X-Forwarded-Proto: https` is believed (the session
+    /// cookie is then marked `Secure`). Default none.
+    pub trusted_proxies: Vec<IpNetwork>,
+}
+
+impl Default for DashboardSettings {
+    fn default() -> Self {
+        DashboardSettings {
+            public_read: false,
+            password_file: std::path::PathBuf::from("dashboard-password"),
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+impl DashboardSettings {
+    /// Makes a relative `password_file` relative to `base` (the config file's directory).
+    pub fn resolve_paths(&mut self, base: &std::path::Path) {
+        self.password_file = base.join(&self.password_file);
+    }
+
+    /// Whether `address` is a trusted proxy.
+    pub fn trusts_proxy(&self, address: std::net::IpAddr) -> bool {
+        self.trusted_proxies
+            .iter()
+            .any(|network| network.contains(address))
     }
 }
 

@@ -14,14 +14,13 @@ use tokio::sync::watch;
 use crate::error::ApiError;
 use crate::master::Master;
 use crate::{
-    health, legacy, metrics_route, overrides, read_api, report, settings_api, status_page, ticker,
+    dashboard, health, legacy, metrics_route, overrides, read_api, report, settings_api, ticker,
 };
 
 /// Every route of the master. The legacy routes (CONTRACT §5) are always registered and
 /// answer 404 while `[legacy] enabled` is false.
 pub fn router(master: Arc<Master>) -> Router {
     Router::new()
-        .route("/", get(status_page::get_status_page))
         .route("/healthz", get(health::get_healthz))
         .route("/metrics", get(metrics_route::get_metrics))
         .route("/api/v1/nodes", get(read_api::get_nodes))
@@ -46,6 +45,7 @@ pub fn router(master: Arc<Master>) -> Router {
             post(settings_api::post_rollback),
         )
         .merge(legacy::routes())
+        .merge(dashboard::routes())
         .fallback(|| async { ApiError::not_found("no_route", "no such route; see docs/api.md") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

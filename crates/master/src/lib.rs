@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod app;
 pub mod auth;
 pub mod clock;
+pub mod dashboard;
 pub mod error;
 pub mod health;
 pub mod legacy;
@@ -25,7 +26,6 @@ pub mod report_body;
 pub mod restore;
 pub mod settings_api;
 pub mod settings_history;
-pub mod status_page;
 pub mod ticker;
 
 pub use master::Master;

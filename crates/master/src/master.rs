@@ -20,6 +20,8 @@ use crate::alert_metrics::AlertChannelCounters;
 use crate::alerts::observe::{Scene, observe};
 use crate::alerts::{Alerts, alert_events};
 use crate::clock::SharedClock;
+use crate::dashboard::DashboardState;
+use crate::dashboard::sessions::Sessions;
 use crate::live::{Live, LiveReadings};
 use crate::metered_store::MeteredStore;
 use crate::metrics::Metrics;
@@ -45,6 +47,7 @@ pub struct Master {
     legacy_seq: AtomicU32,
     alerts: Alerts,
     metrics: Arc<Metrics>,
+    dashboard: DashboardState,
 }
 
 /// The stored settings version in force: its number and its TOML text.
@@ -135,6 +138,7 @@ impl Master {
             legacy_seq: AtomicU32::new(0),
             alerts,
             metrics,
+            dashboard: DashboardState::default(),
         });
         let started = Event {
             at_ms: now.as_millisecond(),
@@ -171,6 +175,16 @@ impl Master {
         master.alerts.dispatch(restarted);
         tracing::info!(target: EVENT_TARGET, epoch, "master started; every output starts OFF");
         Ok(master)
+    }
+
+    /// The dashboard's sessions, login throttle and caches.
+    pub fn dashboard(&self) -> &DashboardState {
+        &self.dashboard
+    }
+
+    /// The dashboard's sessions.
+    pub fn sessions(&self) -> &Sessions {
+        &self.dashboard.sessions
     }
 
     /// The settings in force (a snapshot: a later change does not alter it).

@@ -89,12 +89,14 @@ pub enum Refusal {
 }
 
 /// Loads a settings text as `serve` loads the file: this process's environment overrides
-/// applied, relative alert file paths taken from `base_dir` (the settings file's directory).
+/// applied, relative alert and dashboard file paths taken from `base_dir` (the settings
+/// file's directory).
 pub fn parse_settings(text: &str, base_dir: &Path) -> Result<Settings, Refusal> {
     let mut settings = load_settings(SETTINGS_DOCUMENT, text).map_err(Refusal::Invalid)?;
     apply_environment(&mut settings, |name| std::env::var_os(name))
         .map_err(|error| Refusal::Environment(error.to_string()))?;
     settings.alerts.resolve_paths(base_dir);
+    settings.dashboard.resolve_paths(base_dir);
     Ok(settings)
 }
 

@@ -139,6 +139,7 @@ impl Garden {
                 nodes: BTreeMap::new(),
                 legacy: Default::default(),
                 storage: Default::default(),
+                dashboard: Default::default(),
             },
         }
     }

@@ -1,0 +1,218 @@
+//! Who is asking: the one place that reads bearer tokens, session cookies and
+//! `[dashboard] public_read`, as axum extractors.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header::COOKIE;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::sessions::Session;
+use crate::auth::require_admin;
+use crate::error::ApiError;
+use crate::master::Master;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "pk_session";
+
+/// The value of cookie `name` in a request, if sent.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// The live session of a request's cookie, touched now.
+fn session_of(master: &Master, headers: &HeaderMap) -> Option<(String, Session)> {
+    let id = cookie(headers, SESSION_COOKIE)?;
+    let session = master.sessions().touch(id, master.now())?;
+    Some((id.to_owned(), session))
+}
+
+/// The address of the client: the peer, or the last `X-Forwarded-For` hop when the peer is
+/// a trusted proxy (`[dashboard] trusted_proxies`).
+pub fn client_address(master: &Master, parts: &Parts) -> Option<IpAddr> {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())?;
+    if !master.settings().dashboard.trusts_proxy(peer) {
+        return Some(peer);
+    }
+    let forwarded = parts
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.rsplit(',').next())
+        .and_then(|hop| hop.trim().parse::<IpAddr>().ok());
+    Some(forwarded.unwrap_or(peer))
+}
+
+/// Whether the browser reached the master over HTTPS: only a trusted proxy's
+/// `X-Forwarded-Proto: https` says so (the master itself serves plain HTTP).
+pub fn came_over_tls(master: &Master, parts: &Parts) -> bool {
+    let from_proxy = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|info| master.settings().dashboard.trusts_proxy(info.0.ip()));
+    from_proxy
+        && parts
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
+/// A reader of the API: the admin bearer token or a dashboard session (CONTRACT §4).
+#[derive(Debug)]
+pub struct ApiReader;
+
+impl FromRequestParts<Arc<Master>> for ApiReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        master: &Arc<Master>,
+    ) -> Result<Self, Self::Rejection> {
+        if parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            require_admin(master, &parts.headers)?;
+            return Ok(ApiReader);
+        }
+        if session_of(master, &parts.headers).is_some() {
+            return Ok(ApiReader);
+        }
+        require_admin(master, &parts.headers).map(|()| ApiReader)
+    }
+}
+
+/// A logged-in dashboard user: the cookie's session id and the session.
+#[derive(Debug)]
+pub struct LoggedIn {
+    /// The cookie value.
+    pub id: String,
+    /// The session.
+    pub session: Session,
+}
+
+impl FromRequestParts<Arc<Master>> for LoggedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        master: &Arc<Master>,
+    ) -> Result<Self, Self::Rejection> {
+        session_of(master, &parts.headers)
+            .map(|(id, session)| LoggedIn { id, session })
+            .ok_or_else(|| to_login(parts))
+    }
+}
+
+/// A viewer of the dashboard's pages: logged in, or anyone when `public_read` is on.
+#[derive(Debug)]
+pub struct Viewer {
+    /// The session, when logged in (`None`: a public viewer).
+    pub session: Option<Session>,
+}
+
+impl FromRequestParts<Arc<Master>> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        master: &Arc<Master>,
+    ) -> Result<Self, Self::Rejection> {
+        match session_of(master, &parts.headers) {
+            Some((_, session)) => Ok(Viewer {
+                session: Some(session),
+            }),
+            None if master.settings().dashboard.public_read => Ok(Viewer { session: None }),
+            None => Err(to_login(parts)),
+        }
+    }
+}
+
+/// 303 to the login page, coming back here after; a JSON request gets 401 instead.
+fn to_login(parts: &Parts) -> Response {
+    let path = parts.uri.path();
+    if path.ends_with(".json") {
+        return ApiError::unauthorized("log in to the dashboard first").into_response();
+    }
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |value| value.as_str());
+    let mut response =
+        Redirect::to(&format!("/login?next={}", percent_encode(target))).into_response();
+    response
+        .headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Percent-encodes everything but unreserved characters and `/`.
+pub fn percent_encode(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+/// A `next` target that stays on this site: an absolute path, not `//host`, else `/`.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && path.chars().all(|c| c.is_ascii_graphic()) =>
+        {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_targets_stay_on_the_site() {
+        assert_eq!(
+            safe_next(Some("/nodes/bed-1?range=24h")),
+            "/nodes/bed-1?range=24h"
+        );
+        assert_eq!(safe_next(Some("//evil.example/")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(Some("/a b")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn cookies_are_found_by_exact_name() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_static("x_pk_session=no; pk_session=yes; other=1"),
+        );
+        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("yes"));
+        assert_eq!(cookie(&headers, "missing"), None);
+    }
+}
