@@ -1,0 +1,378 @@
+//! The dashboard in a real browser: headless Chromium driven over WebDriver (chromedriver,
+//! fantoccini) against a real master fed by simulated nodes over HTTP. Logs in, sees the
+//! nodes on the overview (refreshed live), opens a node's chart, logs out; injected markup in
+//! stored text renders as text and never runs. Each test saves a screenshot under
+//! `target/screenshots/`. Skipped (or failed with PLANTKEEPER_REQUIRE_SERVICES=1) without
+//! `chromedriver`.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{ADMIN_TOKEN, TestMaster, garden_toml};
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use plantkeeper_store::testsuite::require_service;
+use plantkeeper_store::{StateChange, WriteBatch};
+use serde_json::json;
+
+/// A chromedriver on a free port, killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// Starts chromedriver, or `None` (after `require_service`) when it is not installed.
+async fn start_driver() -> Option<(Driver, Client)> {
+    let found = Command::new("chromedriver")
+        .arg("--version")
+        .output()
+        .map_err(|error| {
+            format!("chromedriver: {error} (apt-get install chromium chromium-driver)")
+        })
+        .and_then(|output| {
+            if output.status.success() {
+                Ok(())
+            } else {
+                Err("chromedriver --version failed".to_owned())
+            }
+        });
+    if !require_service("chromedriver", "PATH", found) {
+        return None;
+    }
+    let port = free_port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let url = format!("http://127.0.0.1:{port}");
+    let profile = tempfile::tempdir().expect("profile dir");
+    let driver = Driver {
+        child,
+        url,
+        _profile: profile,
+    };
+    let started = Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "chromedriver did not listen within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1000,900",
+    ]
+    .iter()
+    .map(|arg| (*arg).to_owned())
+    .chain([format!(
+        "--user-data-dir={}",
+        driver._profile.path().display()
+    )])
+    .collect::<Vec<_>>();
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".to_owned(),
+        json!({ "args": args, "binary": chromium_binary() }),
+    );
+    // chromedriver listens on loopback over plain HTTP: no TLS stack needed (fantoccini's
+    // rustls feature would pull aws-lc-rs and its C build).
+    let client = ClientBuilder::new(HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("a browser session");
+    Some((driver, client))
+}
+
+fn chromium_binary() -> String {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|path| std::path::Path::new(path).exists())
+        .unwrap_or("/usr/bin/chromium")
+        .to_owned()
+}
+
+/// `target/screenshots/NAME.png` (honouring CARGO_TARGET_DIR).
+async fn screenshot(client: &Client, name: &str) {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("screenshot written");
+}
+
+/// A garden with readings and a running valve.
+async fn garden() -> TestMaster {
+    let master = TestMaster::start_manual(&garden_toml("")).await;
+    for step in 0..20u32 {
+        master.clock().advance(Duration::from_secs(60));
+        master
+            .report(
+                "tank",
+                json!({"seq": step + 1, "readings": {"level": 80.0 - f64::from(step)}}),
+            )
+            .await;
+        master
+            .report(
+                "bed-1",
+                json!({"seq": step + 1, "readings": {"soil_moisture": 25.0 + f64::from(step)}}),
+            )
+            .await;
+    }
+    master
+}
+
+async fn log_in(client: &Client, master: &TestMaster, secret: &str) {
+    client
+        .goto(&format!("{}/", master.base))
+        .await
+        .expect("goto");
+    let field = client
+        .wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::Css("#secret"))
+        .await
+        .expect("login form");
+    field.send_keys(secret).await.expect("typed");
+    client
+        .find(Locator::Css("#login"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("clicked");
+}
+
+#[tokio::test]
+async fn a_grower_logs_in_sees_the_garden_opens_a_chart_and_logs_out() {
+    let Some((_driver, client)) = start_driver().await else {
+        return;
+    };
+    let master = garden().await;
+    log_in(&client, &master, ADMIN_TOKEN).await;
+    let node = client
+        .wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::Css("article[data-node='bed-1']"))
+        .await
+        .expect("bed-1 on the overview");
+    let text = node.text().await.expect("text");
+    assert!(
+        text.contains("online") && text.contains("soil_moisture"),
+        "{text}"
+    );
+    assert!(text.contains("valve"), "{text}");
+    assert!(
+        client
+            .find(Locator::Css("article[data-node='tank'] svg.spark"))
+            .await
+            .is_ok(),
+        "a sparkline per sensor"
+    );
+
+    // Live refresh: a new reading appears without reloading the page.
+    master.clock().advance(Duration::from_secs(60));
+    master
+        .report(
+            "bed-1",
+            json!({"seq": 99, "readings": {"soil_moisture": 77.5}}),
+        )
+        .await;
+    client
+        .execute(
+            "document.body.setAttribute('data-marker', 'same-page')",
+            vec![],
+        )
+        .await
+        .expect("marker set");
+    let started = Instant::now();
+    loop {
+        let text = client
+            .find(Locator::Css("article[data-node='bed-1']"))
+            .await
+            .expect("node")
+            .text()
+            .await
+            .expect("text");
+        if text.contains("77.5 %") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(12),
+            "the overview did not refresh: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let marker = client
+        .execute("return document.body.getAttribute('data-marker')", vec![])
+        .await
+        .expect("marker read");
+    assert_eq!(marker, json!("same-page"), "refreshed without reloading");
+    screenshot(&client, "overview").await;
+
+    client
+        .find(Locator::Css("a[href='/nodes/bed-1']"))
+        .await
+        .expect("node link")
+        .click()
+        .await
+        .expect("clicked");
+    let chart = client
+        .wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::Css(
+            "section[data-sensor='soil_moisture'] svg.chart",
+        ))
+        .await
+        .expect("a chart");
+    let svg = chart.html(false).await.expect("svg");
+    assert!(
+        svg.contains("polyline") && svg.contains("threshold"),
+        "{svg}"
+    );
+    client
+        .find(Locator::LinkText("1h"))
+        .await
+        .expect("1h link")
+        .click()
+        .await
+        .expect("clicked");
+    client
+        .wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::Css(".ranges span"))
+        .await
+        .expect("range shown");
+    screenshot(&client, "node").await;
+
+    client
+        .find(Locator::Css("form.logout button"))
+        .await
+        .expect("logout button")
+        .click()
+        .await
+        .expect("clicked");
+    client
+        .wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::Css("#secret"))
+        .await
+        .expect("back at the login form");
+    client
+        .goto(&format!("{}/nodes/bed-1", master.base))
+        .await
+        .expect("goto");
+    client
+        .wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::Css("#secret"))
+        .await
+        .expect("pages need a login again");
+    let _ = client.close().await;
+    master.stop().await;
+}
+
+#[tokio::test]
+async fn injected_markup_renders_as_text() {
+    let Some((_driver, client)) = start_driver().await else {
+        return;
+    };
+    let master = garden().await;
+    let injected = "<script>window.pwned=1</script><img src=x onerror=\"window.pwned=2\">";
+    master
+        .master
+        .store()
+        .write(WriteBatch {
+            state_changes: vec![StateChange {
+                at_ms: master.master.now().as_millisecond() - 1,
+                node: "bed-1".to_owned(),
+                output: injected.to_owned(),
+                power: true,
+                reason: injected.to_owned(),
+            }],
+            ..WriteBatch::default()
+        })
+        .await
+        .expect("stored");
+    log_in(&client, &master, ADMIN_TOKEN).await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::Css("article[data-node='bed-1']"))
+        .await
+        .expect("logged in");
+    for path in [
+        "/events?node=bed-1".to_owned(),
+        "/nodes/bed-1".to_owned(),
+        "/nodes/%3Cscript%3Ewindow.pwned%3D3%3C%2Fscript%3E".to_owned(),
+    ] {
+        client
+            .goto(&format!("{}{path}", master.base))
+            .await
+            .expect("goto");
+        let body = client
+            .wait()
+            .at_most(Duration::from_secs(5))
+            .for_element(Locator::Css("main"))
+            .await
+            .expect("page")
+            .text()
+            .await
+            .expect("text");
+        assert!(
+            body.contains("<script>window.pwned="),
+            "{path}: the markup is shown as text: {body}"
+        );
+        let pwned = client
+            .execute("return typeof window.pwned", vec![])
+            .await
+            .expect("script ran");
+        assert_eq!(pwned, json!("undefined"), "{path}: injected script ran");
+        let images = client
+            .find_all(Locator::Css("main img"))
+            .await
+            .expect("query");
+        assert!(images.is_empty(), "{path}: an injected element was created");
+    }
+    client
+        .goto(&format!("{}/events?node=bed-1", master.base))
+        .await
+        .expect("goto");
+    screenshot(&client, "events").await;
+    let _ = client.close().await;
+    master.stop().await;
+}
