@@ -139,7 +139,7 @@ async fn screenshot(client: &Client, name: &str) {
 async fn garden() -> TestMaster {
     let master = TestMaster::start_manual(&garden_toml("")).await;
     for step in 0..20u32 {
-        master.clock().advance(Duration::from_secs(60));
+        master.clock().advance(Duration::from_secs(240));
         master
             .report(
                 "tank",
@@ -221,13 +221,15 @@ async fn a_grower_logs_in_sees_the_garden_opens_a_chart_and_logs_out() {
         .expect("marker set");
     let started = Instant::now();
     loop {
+        // Read in one script call: the refresh may replace the element between two commands.
         let text = client
-            .find(Locator::Css("article[data-node='bed-1']"))
+            .execute(
+                "return document.querySelector(\"article[data-node='bed-1']\").innerText",
+                vec![],
+            )
             .await
-            .expect("node")
-            .text()
-            .await
-            .expect("text");
+            .expect("node text");
+        let text = text.as_str().unwrap_or_default().to_owned();
         if text.contains("77.5 %") {
             break;
         }
@@ -244,13 +246,14 @@ async fn a_grower_logs_in_sees_the_garden_opens_a_chart_and_logs_out() {
     assert_eq!(marker, json!("same-page"), "refreshed without reloading");
     screenshot(&client, "overview").await;
 
+    // Clicked from a script: the live refresh may swap the link between find and click.
     client
-        .find(Locator::Css("a[href='/nodes/bed-1']"))
+        .execute(
+            "document.querySelector(\"a[href='/nodes/bed-1']\").click()",
+            vec![],
+        )
         .await
-        .expect("node link")
-        .click()
-        .await
-        .expect("clicked");
+        .expect("node link clicked");
     let chart = client
         .wait()
         .at_most(Duration::from_secs(5))

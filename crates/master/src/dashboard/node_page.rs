@@ -223,6 +223,9 @@ async fn state_changes(
             EventRow::Event(_) => None,
         })
         .collect();
+    // The store answers newest first; reversed, changes within one millisecond keep their
+    // order (an OFF for silence, then the ON of the report that ended it).
+    changes.reverse();
     changes.sort_by_key(|change| change.at_ms);
     Ok(changes)
 }

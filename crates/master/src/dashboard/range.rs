@@ -33,11 +33,12 @@ impl TimeRange {
     }
 }
 
-/// Rounds a step up to a whole number of seconds, minutes or hours.
+/// Rounds a step up to a whole number of seconds, minutes or (from 30 minutes) hours: whole
+/// hours are answered from the store's hourly rollup.
 fn round_step(ms: i64) -> i64 {
     let unit = if ms < 60_000 {
         1_000
-    } else if ms < 3_600_000 {
+    } else if ms < 1_800_000 {
         60_000
     } else {
         3_600_000
@@ -131,6 +132,8 @@ mod tests {
         let hour = resolve(None, None, None, now(), &tz, "1h").expect("default");
         assert_eq!(hour.name, "1h");
         assert_eq!(hour.step_ms(), None, "raw readings for an hour");
+        let week = resolve(Some("7d"), None, None, now(), &tz, "24h").expect("preset");
+        assert_eq!(week.step_ms(), Some(3_600_000), "hours from the rollup");
         let month = resolve(Some("30d"), None, None, now(), &tz, "24h").expect("preset");
         assert_eq!(month.step_ms(), Some(3 * 3_600_000));
         let custom = resolve(

@@ -1,5 +1,6 @@
-//! The overview's sparklines: the last hours of every sensor, downsampled by the store and
-//! kept for a minute, so refreshing the overview does not query the store every time.
+//! The overview's sparklines: the last 24 hours of every sensor in hourly averages (which
+//! the store answers from its hourly rollup), kept for a minute, so refreshing the overview
+//! does not query the store every time.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,9 +12,9 @@ use tokio::sync::Mutex;
 use crate::master::Master;
 
 /// The time a sparkline covers.
-pub const SPAN: SignedDuration = SignedDuration::from_hours(6);
-/// Its step: 36 points over 6 h.
-pub const STEP: SignedDuration = SignedDuration::from_mins(10);
+pub const SPAN: SignedDuration = SignedDuration::from_hours(24);
+/// Its step: whole hours, read from the store's hourly rollup.
+pub const STEP: SignedDuration = SignedDuration::from_hours(1);
 /// How long computed sparklines are reused.
 pub const REUSE_FOR: SignedDuration = SignedDuration::from_secs(60);
 
