@@ -25,7 +25,7 @@ pub const KINDS: [&str; 6] = [
     "alert",
     "override_set",
     "override_cleared",
-    "settings_changed",
+    "settings",
     "master_started",
 ];
 
