@@ -19,9 +19,23 @@ const SIMULATED: Duration = Duration::from_secs(24 * 3600);
 /// How often the test samples the garden, in real time.
 const SAMPLE_EVERY: Duration = Duration::from_millis(20);
 
+/// The demo's data directory, in memory where the machine has /dev/shm: this test is about
+/// control over HTTP, and at this speed one slow fsync of a shared CI disk (tens of ms) is
+/// tens of simulated seconds in which every node looks silent. Durability has its own tests
+/// (crates/store/tests/sqlite_durability.rs, tests/serve_lifecycle.rs).
+fn data_dir() -> tempfile::TempDir {
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(dir) = tempfile::tempdir_in(shm)
+    {
+        return dir;
+    }
+    tempfile::tempdir().expect("temporary directory")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_keeps_every_bed_between_its_thresholds_for_a_simulated_day() {
-    let dir = tempfile::tempdir().expect("temporary directory");
+    let dir = data_dir();
     let args = DemoArgs {
         listen: "127.0.0.1:0".parse().expect("address"),
         data: dir.path().to_path_buf(),
