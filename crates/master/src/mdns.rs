@@ -30,22 +30,18 @@ impl Advertisement {
             .context("cannot start the mDNS responder (multicast DNS on UDP 5353)")?;
         let host = format!("{name}.local.");
         let properties = [("version", env!("CARGO_PKG_VERSION")), ("api", "/api/v1")];
-        let info = match listen.ip() {
-            IpAddr::V4(ip) if ip.is_unspecified() => {
-                // `0.0.0.0` takes IPv4 only: announce no IPv6 address nodes could not use.
-                select(&daemon, false, &[IfKind::IPv6, IfKind::LoopbackV4])?;
-                ServiceInfo::new(
-                    SERVICE_TYPE,
-                    name,
-                    &host,
-                    (),
-                    listen.port(),
-                    &properties[..],
-                )
-                .map(ServiceInfo::enable_addr_auto)
-            }
+        // A wildcard listen announces the addresses of its family's interfaces (`0.0.0.0`
+        // takes IPv4 only: no IPv6 address nodes could not use); a specific one only itself.
+        let wildcard_excludes: Option<&[IfKind]> = match listen.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => Some(&[IfKind::IPv6, IfKind::LoopbackV4]),
             IpAddr::V6(ip) if ip.is_unspecified() => {
-                select(&daemon, false, &[IfKind::LoopbackV4, IfKind::LoopbackV6])?;
+                Some(&[IfKind::LoopbackV4, IfKind::LoopbackV6])
+            }
+            _ => None,
+        };
+        let info = match wildcard_excludes {
+            Some(excluded) => {
+                select(&daemon, false, excluded)?;
                 ServiceInfo::new(
                     SERVICE_TYPE,
                     name,
@@ -56,7 +52,8 @@ impl Advertisement {
                 )
                 .map(ServiceInfo::enable_addr_auto)
             }
-            ip => {
+            None => {
+                let ip = listen.ip();
                 select(&daemon, false, &[IfKind::All])?;
                 select(&daemon, true, &[IfKind::Addr(ip)])?;
                 ServiceInfo::new(

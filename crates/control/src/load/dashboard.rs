@@ -3,9 +3,7 @@
 
 use std::path::PathBuf;
 
-use toml::de::DeValue;
-
-use super::reader::{Fields, Reader, describe};
+use super::reader::{Fields, Reader};
 use crate::settings::{DashboardSettings, IpNetwork};
 
 const KEYS: [&str; 3] = ["public_read", "password_file", "trusted_proxies"];
@@ -21,15 +19,10 @@ pub(super) fn read_dashboard(
         return dashboard;
     };
     reader.reject_unknown_keys(fields, &KEYS, &[]);
-    if let Some(value) = fields.get("public_read") {
-        match value.get_ref() {
-            DeValue::Boolean(flag) => dashboard.public_read = *flag,
-            other => reader.error(
-                &value.span(),
-                &fields.field("public_read"),
-                format!("expected `true` or `false`, got {}", describe(other)),
-            ),
-        }
+    if let Some(value) = fields.get("public_read")
+        && let Some(flag) = reader.boolean(value, &fields.field("public_read"))
+    {
+        dashboard.public_read = flag;
     }
     if let Some(value) = fields.get("password_file") {
         let field = fields.field("password_file");

@@ -2,10 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use toml::de::DeValue;
-
 use super::nodes::LoadedNode;
-use super::reader::{Fields, Reader, describe};
+use super::reader::{Fields, Reader};
 use crate::settings::{IpNetwork, LegacySettings, LegacySource, LegacyType};
 
 const KEYS: [&str; 3] = ["enabled", "allow", "map"];
@@ -25,15 +23,10 @@ pub(super) fn read_legacy(
         return legacy;
     };
     reader.reject_unknown_keys(fields, &KEYS, &[]);
-    if let Some(value) = fields.get("enabled") {
-        match value.get_ref() {
-            DeValue::Boolean(enabled) => legacy.enabled = *enabled,
-            other => reader.error(
-                &value.span(),
-                &fields.field("enabled"),
-                format!("expected `true` or `false`, got {}", describe(other)),
-            ),
-        }
+    if let Some(value) = fields.get("enabled")
+        && let Some(enabled) = reader.boolean(value, &fields.field("enabled"))
+    {
+        legacy.enabled = enabled;
     }
     if let Some(value) = fields.get("allow") {
         let field = fields.field("allow");

@@ -3,9 +3,7 @@
 
 use std::net::SocketAddr;
 
-use toml::de::DeValue;
-
-use super::reader::{Fields, Reader, describe};
+use super::reader::{Fields, Reader};
 
 /// Default `mdns_name`: the master answers as `plantkeeper.local.`.
 pub const DEFAULT_MDNS_NAME: &str = "plantkeeper";
@@ -36,22 +34,15 @@ pub(super) fn read_mdns(
     let mut name = DEFAULT_MDNS_NAME.to_owned();
     if let Some(value) = fields.get("mdns") {
         let field = fields.field("mdns");
-        match value.get_ref() {
-            DeValue::Boolean(flag) => {
-                enabled = *flag;
-                if enabled && listen.ip().is_loopback() {
-                    reader.error(
-                        &value.span(),
-                        &field,
-                        format!("`listen` is the loopback address {listen}, which no node can reach; listen on `0.0.0.0:{}` or the access point's address to advertise the master", listen.port()),
-                    );
-                }
+        if let Some(flag) = reader.boolean(value, &field) {
+            enabled = flag;
+            if enabled && listen.ip().is_loopback() {
+                reader.error(
+                    &value.span(),
+                    &field,
+                    format!("`listen` is the loopback address {listen}, which no node can reach; listen on `0.0.0.0:{}` or the access point's address to advertise the master", listen.port()),
+                );
             }
-            other => reader.error(
-                &value.span(),
-                &field,
-                format!("expected `true` or `false`, got {}", describe(other)),
-            ),
         }
     }
     if let Some(value) = fields.get("mdns_name") {

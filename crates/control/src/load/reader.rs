@@ -185,6 +185,17 @@ impl<'s> Reader<'s> {
         }
     }
 
+    /// The value as a boolean, or a type error saying `true` or `false` was expected.
+    pub(super) fn boolean(&mut self, value: &Value<'_>, field: &str) -> Option<bool> {
+        match value.get_ref() {
+            DeValue::Boolean(flag) => Some(*flag),
+            other => {
+                self.type_error(value, field, "`true` or `false`", other);
+                None
+            }
+        }
+    }
+
     /// The value as a finite number; integers are accepted.
     pub(super) fn number(&mut self, value: &Value<'_>, field: &str) -> Option<f64> {
         let number = match value.get_ref() {
