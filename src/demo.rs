@@ -12,6 +12,7 @@ use plantkeeper_master::Master;
 use plantkeeper_master::app::{serve, shutdown_signal};
 use plantkeeper_master::clock::{AcceleratedClock, SharedClock};
 use plantkeeper_master::read_api::{NodeStatus, node_views};
+use plantkeeper_master::settings_history::adopt_at_start;
 use plantkeeper_sim::{DemoTokens, GardenHandle, demo_settings_toml, run_garden};
 use tokio::sync::{oneshot, watch};
 
@@ -92,7 +93,25 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<RunningDemo> {
 
     let store = open_store(&settings, &args.data).await?;
     let clock: SharedClock = Arc::new(AcceleratedClock::new(jiff::Timestamp::now(), args.speed));
-    let master = Master::start(Arc::new(settings), store, Arc::clone(&clock)).await?;
+    // The generated file is imported as a settings version (its node tokens are fresh at each
+    // start), so the settings API and its history work in the demo as they do under `serve`.
+    let adopted = adopt_at_start(
+        store.as_ref(),
+        &settings_path.display().to_string(),
+        &toml,
+        settings,
+        &args.data,
+        clock.now(),
+    )
+    .await?;
+    let master = Master::start_versioned(
+        Arc::new(adopted.settings),
+        adopted.version,
+        args.data.clone(),
+        store,
+        Arc::clone(&clock),
+    )
+    .await?;
     logging.register_metrics(master.metrics());
     let (stop_server, server_stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(serve(Arc::clone(&master), listener, async {

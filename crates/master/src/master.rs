@@ -78,8 +78,8 @@ pub struct Evaluation {
 }
 
 impl Master {
-    /// Starts a master without a settings history (the demo): the settings API answers that
-    /// there is no version. See [`Master::start_versioned`].
+    /// Starts a master without a settings history (benchmarks, embedding): the settings API
+    /// answers that there is no version. See [`Master::start_versioned`].
     pub async fn start(
         settings: Arc<Settings>,
         store: Arc<dyn Store>,

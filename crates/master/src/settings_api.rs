@@ -231,7 +231,7 @@ fn running_version(master: &Master) -> Result<RunningVersion, ApiError> {
     master.settings_version().ok_or_else(|| {
         ApiError::not_found(
             "no_settings_history",
-            "this master runs without a settings history (demo mode); start it with `plantkeeper serve`",
+            "this master runs without a settings history; `plantkeeper serve` and `demo` keep one",
         )
     })
 }
