@@ -58,7 +58,11 @@ async fn compute(master: &Master, now: Timestamp) -> Sparklines {
             })
             .collect()
     };
-    let to_ms = now.as_millisecond() + 1;
+    // Whole hours, up to the end of the current one: the store answers such a range from its
+    // hourly rollup alone (kept up to date in the same transaction as every raw reading), with
+    // no raw readings for partial hours at either end.
+    let step_ms = STEP.as_millis() as i64;
+    let to_ms = (now.as_millisecond().div_euclid(step_ms) + 1) * step_ms;
     let from_ms = to_ms - SPAN.as_millis() as i64;
     let mut sparklines = Sparklines::with_capacity(sensors.len());
     for (node, sensor) in sensors {
@@ -67,7 +71,7 @@ async fn compute(master: &Master, now: Timestamp) -> Sparklines {
             sensor: sensor.clone(),
             from_ms,
             to_ms,
-            step_ms: Some(STEP.as_millis() as i64),
+            step_ms: Some(step_ms),
             limit: 100,
         };
         match master.store().readings(query).await {
