@@ -14,7 +14,9 @@ use crate::error::ApiError;
 use crate::master::Master;
 
 /// An authenticated admin request, as an axum extractor: the request carries the admin
-/// token (a browser session of the dashboard will be accepted here too). Refused with 401.
+/// token, or comes from a logged-in dashboard session (writes also carry the session's CSRF
+/// token in `X-CSRF-Token`, see [`crate::dashboard::access::session_admin`]). Refused with 401
+/// (no credentials) or 403 (a session write without its CSRF token).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admin {
     /// Who made the request, as recorded in the settings history: `admin token`.
@@ -28,6 +30,11 @@ impl FromRequestParts<Arc<Master>> for Admin {
         parts: &mut Parts,
         master: &Arc<Master>,
     ) -> Result<Admin, ApiError> {
+        if !parts.headers.contains_key(AUTHORIZATION)
+            && let Some(author) = crate::dashboard::access::session_admin(master, parts)?
+        {
+            return Ok(Admin { author });
+        }
         require_admin(master, &parts.headers)?;
         Ok(Admin {
             author: "admin token".to_owned(),

@@ -421,3 +421,66 @@ async fn pages_show_nodes_charts_and_events_with_text_escaped() {
     assert_eq!(response.status().as_u16(), 304);
     master.stop().await;
 }
+
+#[tokio::test]
+async fn a_session_writes_through_the_admin_api_only_with_its_csrf_header() {
+    let master = TestMaster::start_manual(&garden_toml("")).await;
+    let session = log_in(&master, ADMIN_TOKEN).await;
+    let (_, page) = get(&master, "/", Some(&session)).await;
+    let csrf = hidden(&page, "csrf");
+    assert!(
+        page.contains(&format!("<meta name=\"csrf-token\" content=\"{csrf}\">")),
+        "scripts find the token in the page head"
+    );
+
+    let (status, running) = get(&master, "/api/v1/settings", Some(&session)).await;
+    assert_eq!(status, 200, "reading needs no CSRF token: {running}");
+    let changed = running.replace("soil_moisture < 30", "soil_moisture < 35");
+    assert_ne!(changed, running);
+    let put = |token: Option<&str>| {
+        let mut request = client()
+            .put(format!("{}/api/v1/settings", master.base))
+            .header("cookie", format!("pk_session={session}"))
+            .header("content-type", "application/toml")
+            .body(changed.clone());
+        if let Some(token) = token {
+            request = request.header("x-csrf-token", token);
+        }
+        request.send()
+    };
+    for forged in [None, Some("0".repeat(64))] {
+        let response = put(forged.as_deref()).await.expect("sent");
+        assert_eq!(response.status().as_u16(), 403, "{forged:?}");
+        let body: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "csrf_mismatch");
+    }
+    let (_, unchanged) = get(&master, "/api/v1/settings", Some(&session)).await;
+    assert_eq!(unchanged, running, "a refused write changes nothing");
+
+    let response = put(Some(&csrf)).await.expect("sent");
+    assert_eq!(response.status().as_u16(), 200);
+    let (status, history) = master.admin_get("/api/v1/settings/versions").await;
+    assert_eq!(status, 200, "{history}");
+    assert_eq!(
+        history["versions"][0]["author"], "dashboard session from 127.0.0.1",
+        "the history names the session and its address"
+    );
+
+    let override_on = client()
+        .post(format!(
+            "{}/api/v1/nodes/bed-1/outputs/valve/override",
+            master.base
+        ))
+        .header("cookie", format!("pk_session={session}"))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"power": false, "for": "10m"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        override_on.status().as_u16(),
+        200,
+        "overrides take the session too"
+    );
+    master.stop().await;
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::COOKIE;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::sessions::Session;
@@ -17,6 +17,10 @@ use crate::master::Master;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "pk_session";
+
+/// The header a dashboard script sends its session's CSRF token in when it writes through the
+/// admin API (the pages carry the token in `<meta name="csrf-token">`).
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// The value of cookie `name` in a request, if sent.
 pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -96,6 +100,40 @@ impl FromRequestParts<Arc<Master>> for ApiReader {
     }
 }
 
+/// The admin API's view of a dashboard session: `Ok(None)` without a live session;
+/// `Ok(Some(author))` for a session, where every method but GET/HEAD must also carry the
+/// session's CSRF token in [`CSRF_HEADER`] (403 otherwise). `author` names the session and the
+/// client's address, as the settings history records it.
+pub fn session_admin(master: &Master, parts: &Parts) -> Result<Option<String>, ApiError> {
+    let Some((_, session)) = session_of(master, &parts.headers) else {
+        return Ok(None);
+    };
+    if !parts.method.is_safe() {
+        let token = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        if !session.csrf_matches(token) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf_mismatch",
+                "a dashboard session writing through the API must send its CSRF token in \
+                 X-CSRF-Token",
+            ));
+        }
+    }
+    Ok(Some(session_author(master, parts)))
+}
+
+/// How the settings history names a change made from a dashboard session.
+pub fn session_author(master: &Master, parts: &Parts) -> String {
+    match client_address(master, parts) {
+        Some(address) => format!("dashboard session from {address}"),
+        None => "dashboard session".to_owned(),
+    }
+}
+
 /// A logged-in dashboard user: the cookie's session id and the session.
 #[derive(Debug)]
 pub struct LoggedIn {
@@ -103,6 +141,22 @@ pub struct LoggedIn {
     pub id: String,
     /// The session.
     pub session: Session,
+}
+
+impl LoggedIn {
+    /// `None` for a posted form whose `csrf` field is this session's token; otherwise the
+    /// 403 page every form of the dashboard answers.
+    pub fn csrf_refusal(&self, posted: &str) -> Option<Response> {
+        if self.session.csrf_matches(posted) {
+            return None;
+        }
+        Some(super::html::page(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            Some(&self.session),
+            "<p class=\"error\">The form did not come from this dashboard (CSRF token mismatch).</p>",
+        ))
+    }
 }
 
 impl FromRequestParts<Arc<Master>> for LoggedIn {

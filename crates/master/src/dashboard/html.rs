@@ -23,8 +23,14 @@ pub fn page(status: StatusCode, title: &str, session: Option<&Session>, body: &s
         ),
         None => "<a href=\"/login\">Log in</a>".to_owned(),
     };
+    let csrf_meta = session.map_or_else(String::new, |session| {
+        format!(
+            "<meta name=\"csrf-token\" content=\"{}\">",
+            escape_html(&session.csrf)
+        )
+    });
     let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">{csrf_meta}\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · PlantKeeper</title>\
          <link rel=\"stylesheet\" href=\"/assets/style.css\">\

@@ -198,13 +198,8 @@ pub async fn post_logout(
     logged_in: LoggedIn,
     Form(form): Form<LogoutForm>,
 ) -> Response {
-    if !logged_in.session.csrf_matches(&form.csrf) {
-        return page(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            Some(&logged_in.session),
-            "<p class=\"error\">The form did not come from this dashboard (CSRF token mismatch).</p>",
-        );
+    if let Some(forbidden) = logged_in.csrf_refusal(&form.csrf) {
+        return forbidden;
     }
     master.sessions().close(&logged_in.id);
     let cookie = format!(

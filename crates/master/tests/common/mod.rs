@@ -1,6 +1,8 @@
 //! A real master on 127.0.0.1 with a SQLite store in a temporary directory, for API tests.
 #![allow(dead_code)] // each test file uses a different part of this harness
 
+pub mod browser;
+
 use std::sync::Arc;
 
 use plantkeeper_control::load::load_settings;
