@@ -3,7 +3,8 @@
 //! transaction as the raw insert. A readings query whose `step` is a whole number of hours
 //! reads the rollup for the whole hours of its range and the raw readings only for the partial
 //! hours at its ends ([`Plan`]); the parts are merged per bucket ([`merge`]), so the answer
-//! equals the raw average within float rounding.
+//! equals the raw average within float rounding. A shorter step over hours whose raw readings
+//! retention already deleted gets those hours' averages instead ([`expired_hours`]).
 
 use std::collections::BTreeMap;
 
@@ -93,6 +94,28 @@ impl Plan {
     }
 }
 
+/// The whole hours of a bucketed query's `[from, to)` whose raw readings retention may have
+/// deleted: those before the hour of the oldest raw point answered (`first_raw`), or every
+/// whole hour of the range when there is none. Retention deletes raw readings from the old end
+/// only, so no hour after the oldest remaining point can be missing. `None` when there is no
+/// such hour (the common case: the raw answer starts in the range's first hour).
+pub(crate) fn expired_hours(from: i64, to: i64, first_raw: Option<i64>) -> Option<(i64, i64)> {
+    let first_whole = floor_to(from, HOUR_MS)
+        + if from.rem_euclid(HOUR_MS) == 0 {
+            0
+        } else {
+            HOUR_MS
+        };
+    let end = floor_to(first_raw.map_or(to, |first| first.min(to)), HOUR_MS);
+    (first_whole < end).then_some((first_whole, end))
+}
+
+/// The answer of a bucketed query with expired hours: each expired hour's average (labelled
+/// with the hour's start), then the raw buckets, the oldest `limit` points.
+pub(crate) fn with_expired_hours(hourly: Vec<Point>, raw: Vec<Point>, limit: usize) -> Vec<Point> {
+    hourly.into_iter().chain(raw).take(limit).collect()
+}
+
 /// One bucket of a part of the answer: `(bucket start, sum of values, number of values)`.
 pub(crate) type PartialBucket = (i64, f64, i64);
 
@@ -148,6 +171,34 @@ mod tests {
         assert_eq!(Plan::of(&query(0, 10 * HOUR_MS, Some(90 * 60_000))), None);
         assert_eq!(Plan::of(&query(0, 10 * HOUR_MS, Some(60_000))), None);
         assert_eq!(Plan::of(&query(1, HOUR_MS + 1, Some(HOUR_MS))), None);
+    }
+
+    #[test]
+    fn expired_hours_are_the_whole_hours_before_the_oldest_raw_point() {
+        let h = HOUR_MS;
+        assert_eq!(expired_hours(0, 10 * h, Some(3 * h + 5)), Some((0, 3 * h)));
+        assert_eq!(expired_hours(h / 2, 10 * h, None), Some((h, 10 * h)));
+        assert_eq!(expired_hours(h / 2, 10 * h + 1, None), Some((h, 10 * h)));
+        assert_eq!(
+            expired_hours(0, 10 * h, Some(5)),
+            None,
+            "raw from the start"
+        );
+        assert_eq!(
+            expired_hours(h / 2, 10 * h, Some(h / 2)),
+            None,
+            "raw in the partial first hour"
+        );
+        assert_eq!(
+            expired_hours(-h / 2, 10 * h, Some(-h)),
+            None,
+            "a first bucket starting before the range"
+        );
+        assert_eq!(expired_hours(-2 * h, h, None), Some((-2 * h, h)));
+        assert_eq!(
+            with_expired_hours(vec![(0, 1.0), (h, 2.0)], vec![(2 * h, 3.0)], 2),
+            vec![(0, 1.0), (h, 2.0)]
+        );
     }
 
     #[test]

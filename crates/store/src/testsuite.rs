@@ -963,6 +963,62 @@ pub async fn retention_expires_raw_readings_then_hourly_rollups(store: Arc<dyn S
     );
     let recent_hourly = store.readings(hourly(recent)).await.expect("hourly query");
     assert_points(&recent_hourly, &[(recent, 15.5)], "yesterday's hour");
+
+    // A shorter step still draws the expired hours, from their hourly averages, and the kept
+    // hours from the raw readings; a raw query (no step) stays raw.
+    let five_minutes = 5 * 60_000;
+    let across = store
+        .readings(readings_query(
+            old - HOUR_MS,
+            recent + HOUR_MS,
+            Some(five_minutes),
+            100,
+        ))
+        .await
+        .expect("5-minute query");
+    let recent_buckets: Vec<Point> = (0..6)
+        .map(|minute| (recent + minute * 10 * 60_000, 13.0 + minute as f64))
+        .collect();
+    let expected: Vec<Point> = std::iter::once((old, 9.5))
+        .chain(recent_buckets.iter().copied())
+        .collect();
+    assert_points(
+        &across,
+        &expected,
+        "expired hour from the rollup, then raw buckets",
+    );
+    let limited = store
+        .readings(readings_query(
+            old - HOUR_MS,
+            recent + HOUR_MS,
+            Some(five_minutes),
+            2,
+        ))
+        .await
+        .expect("limited query");
+    assert_points(&limited, &expected[..2], "the oldest 2 points");
+    let recent_only = store
+        .readings(readings_query(
+            recent,
+            recent + HOUR_MS,
+            Some(five_minutes),
+            100,
+        ))
+        .await
+        .expect("recent query");
+    assert_points(&recent_only, &recent_buckets, "kept hours stay raw");
+    assert!(
+        raw_points(
+            store.as_ref(),
+            "bed-1",
+            "soil_moisture",
+            old - HOUR_MS,
+            recent
+        )
+        .await
+        .is_empty(),
+        "a query without a step returns raw readings only"
+    );
 }
 
 fn settings_version(at_ms: i64, source: SettingsSource, text: &str) -> NewSettingsVersion {

@@ -5,7 +5,7 @@ use deadpool_postgres::Client;
 use tokio_postgres::Row;
 
 use super::database_error;
-use crate::rollup::{PartialBucket, Plan, merge};
+use crate::rollup::{PartialBucket, Plan, expired_hours, merge, with_expired_hours};
 use crate::{
     EXPORT_CHUNK_ROWS, Event, EventRow, EventsQuery, ExportQuery, ExportRow, Point, ReadingsQuery,
     StateChange, StoreError,
@@ -42,7 +42,9 @@ const EVENTS: &str = "SELECT ts, node, output, power, reason, NULL::text AS kind
 ///
 /// # Errors
 /// [`StoreError::InvalidQuery`] for a `step_ms` that is not positive.
-/// With `use_rollup`, a whole-hour step is answered from the hourly rollup ([`Plan`]).
+/// With `use_rollup`, a whole-hour step is answered from the hourly rollup ([`Plan`]), and
+/// another step over hours whose raw readings expired gets those hours' averages
+/// ([`expired_hours`]).
 pub(crate) async fn readings(
     client: &Client,
     query: &ReadingsQuery,
@@ -92,8 +94,38 @@ pub(crate) async fn readings(
         }
     }
     .map_err(database_error("reading readings"))?;
-    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    let points: Vec<Point> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+    let expired = expired_hours(
+        query.from_ms,
+        query.to_ms,
+        points.first().map(|point| point.0),
+    )
+    .filter(|_| use_rollup && query.step_ms.is_some());
+    let Some((from, to)) = expired else {
+        return Ok(points);
+    };
+    let statement = client
+        .prepare_cached(ROLLUP_HOURS)
+        .await
+        .map_err(database_error("reading the hourly rollup"))?;
+    let hourly = client
+        .query(
+            &statement,
+            &[&query.node, &query.sensor, &from, &to, &limit],
+        )
+        .await
+        .map_err(database_error("reading the hourly rollup"))?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    Ok(with_expired_hours(hourly, points, query.limit))
 }
+
+/// The average of each rollup hour starting in `[$3, $4)`, oldest first.
+const ROLLUP_HOURS: &str = "SELECT hour, sum_value / samples FROM readings_rollup \
+     WHERE series_id = (SELECT id FROM series WHERE node = $1 AND sensor = $2) \
+         AND hour >= $3 AND hour < $4 AND samples > 0 \
+     ORDER BY hour LIMIT $5";
 
 /// Sums and counts per `step` bucket of the rollup's whole hours in `[$2, $3)`, bucketed with
 /// `date_bin` (origin the Unix epoch; `to_timestamp` of a whole hour is exact).

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::database_error;
-use crate::rollup::{PartialBucket, Plan, merge};
+use crate::rollup::{PartialBucket, Plan, expired_hours, merge, with_expired_hours};
 use crate::{
     EXPORT_CHUNK_ROWS, Event, EventRow, EventsQuery, ExportQuery, ExportRow, Point, ReadingsQuery,
     StateChange, StoreError,
@@ -27,7 +27,9 @@ const BUCKETED_READINGS: &str = "SELECT \
 ///
 /// # Errors
 /// [`StoreError::InvalidQuery`] for a `step_ms` that is not positive.
-/// With `use_rollup`, a whole-hour step is answered from the hourly rollup ([`Plan`]).
+/// With `use_rollup`, a whole-hour step is answered from the hourly rollup ([`Plan`]), and
+/// another step over hours whose raw readings expired gets those hours' averages
+/// ([`expired_hours`]).
 pub(crate) fn readings(
     connection: &Connection,
     query: &ReadingsQuery,
@@ -64,8 +66,30 @@ pub(crate) fn readings(
                     .collect()
             }),
     };
-    points.map_err(database_error("reading readings"))
+    let points: Vec<Point> = points.map_err(database_error("reading readings"))?;
+    let expired = expired_hours(
+        query.from_ms,
+        query.to_ms,
+        points.first().map(|point| point.0),
+    )
+    .filter(|_| use_rollup && query.step_ms.is_some());
+    let Some((from, to)) = expired else {
+        return Ok(points);
+    };
+    let hourly: Vec<Point> = connection
+        .prepare_cached(ROLLUP_HOURS)
+        .and_then(|mut select| {
+            select
+                .query_map(params![series_id, from, to, limit], point)?
+                .collect()
+        })
+        .map_err(database_error("reading the hourly rollup"))?;
+    Ok(with_expired_hours(hourly, points, query.limit))
 }
+
+/// The average of each rollup hour starting in `[from, to)`, oldest first.
+const ROLLUP_HOURS: &str = "SELECT hour, sum_value / samples FROM readings_rollup \
+     WHERE series_id = ?1 AND hour >= ?2 AND hour < ?3 AND samples > 0 ORDER BY hour LIMIT ?4";
 
 /// Sums and counts per `step` bucket of the rollup's whole hours in `[from, to)`.
 const ROLLUP_BUCKETS: &str = "SELECT \
