@@ -9,6 +9,7 @@ pub mod events_page;
 pub mod html;
 pub mod login;
 pub mod node_page;
+pub mod overrides_page;
 pub mod overview;
 pub mod password;
 pub mod range;
@@ -44,6 +45,11 @@ pub fn routes() -> Router<Arc<Master>> {
         .route("/overview.json", get(overview::get_overview_json))
         .route("/nodes/{id}", get(node_page::get_node_page))
         .route("/events", get(events_page::get_events_page))
+        .route("/overrides", get(overrides_page::get_overrides_page))
+        .route(
+            "/overrides/{node}/{output}/{action}",
+            post(overrides_page::post_override_form),
+        )
         .route("/assets/{name}", get(assets::get_asset))
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use plantkeeper_control::engine::{ControlState, Engine, Inputs, Sample};
+use plantkeeper_control::engine::{ControlState, Engine, Inputs, Override, Sample};
 
 /// How many distinct sensor names one node may have in the live view. A node that invents new
 /// names endlessly is refused rather than allowed to grow the master's memory.
@@ -83,4 +83,31 @@ pub struct Live {
     pub engine: Arc<Engine>,
     /// The engine's per-output state.
     pub control: ControlState,
+    /// Who set each output's newest override, by (node, output), with that override.
+    pub override_authors: BTreeMap<(String, String), (Override, String)>,
+}
+
+impl Live {
+    /// Remembers that `author` set `active` on `node`.`output`.
+    pub fn record_override_author(
+        &mut self,
+        node: &str,
+        output: &str,
+        active: Override,
+        author: &str,
+    ) {
+        self.override_authors.insert(
+            (node.to_owned(), output.to_owned()),
+            (active, author.to_owned()),
+        );
+    }
+
+    /// Who set `active`, the override now active on `node`.`output`, if known: only when the
+    /// newest override set there is this very one (not one since ended, cut or replaced).
+    pub fn override_author(&self, node: &str, output: &str, active: &Override) -> Option<&str> {
+        self.override_authors
+            .get(&(node.to_owned(), output.to_owned()))
+            .filter(|(set, _)| set == active)
+            .map(|(_, author)| author.as_str())
+    }
 }

@@ -5,6 +5,7 @@
 //! its carried-over state are swapped in under the live view's lock, so every evaluation uses
 //! one engine and the state made for it, never a mix.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -131,6 +132,7 @@ impl Master {
                 readings: LiveReadings::default(),
                 engine,
                 control,
+                override_authors: BTreeMap::new(),
             }),
             store,
             clock,

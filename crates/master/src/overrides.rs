@@ -1,6 +1,8 @@
-//! `POST`/`DELETE /api/v1/nodes/{id}/outputs/{name}/override` (admin token): switch an output
-//! ON or OFF by hand for a while. The override replaces hysteresis and the schedule only;
-//! staleness, `require`, `max_on` and the daily budget still apply (CONTRACT §3.7).
+//! `POST`/`DELETE /api/v1/nodes/{id}/outputs/{name}/override` (admin token or a dashboard
+//! session): switch an output ON or OFF by hand for a while. The override replaces hysteresis
+//! and the schedule only; staleness, `require`, `max_on` and the daily budget still apply
+//! (CONTRACT §3.7). [`change_override`] is the one path of every override change: the API's
+//! routes and the dashboard's Overrides page both take it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,8 +37,9 @@ pub struct OverrideRequest {
     pub until: Option<String>,
 }
 
-/// Checks that `node` has `output` in the settings in force (404 otherwise).
-fn output_id(master: &Master, node: &str, output: &str) -> Result<OutputId, ApiError> {
+/// Checks that `node` has `output` in the settings in force: 404 (`unknown_node` or
+/// `unknown_output`) otherwise.
+pub fn output_id(master: &Master, node: &str, output: &str) -> Result<OutputId, ApiError> {
     if !master.settings().nodes.contains_key(node) {
         return Err(ApiError::not_found(
             "unknown_node",
@@ -51,8 +54,50 @@ fn output_id(master: &Master, node: &str, output: &str) -> Result<OutputId, ApiE
     })
 }
 
-fn until_of(request: &OverrideRequest, now: Timestamp) -> Result<Timestamp, ApiError> {
-    let until = match (&request.for_, &request.until) {
+/// How the end of an override is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverrideEnd {
+    /// A length from now.
+    For(Duration),
+    /// A moment.
+    Until(Timestamp),
+}
+
+/// The moment an override given by `end` ends, checked at `now`: later than `now` and at most
+/// [`MAX_OVERRIDE`] ahead. Errors name `field`, the request field that gave `end`.
+fn checked_end(end: OverrideEnd, now: Timestamp, field: &str) -> Result<Timestamp, ApiError> {
+    let too_long = || ApiError::invalid(field, "an override lasts at most 24h");
+    match end {
+        OverrideEnd::For(length) => {
+            if length.is_zero() {
+                return Err(ApiError::invalid(
+                    field,
+                    "the override must last more than 0s",
+                ));
+            }
+            if length > MAX_OVERRIDE {
+                return Err(too_long());
+            }
+            now.saturating_add(SignedDuration::try_from(length).unwrap_or(SignedDuration::MAX))
+                .map_err(|_| ApiError::invalid(field, "the override ends too far in the future"))
+        }
+        OverrideEnd::Until(until) => {
+            if until <= now {
+                return Err(ApiError::invalid(field, "the end must be later than now"));
+            }
+            if until.duration_since(now)
+                > SignedDuration::try_from(MAX_OVERRIDE).unwrap_or(SignedDuration::MAX)
+            {
+                return Err(too_long());
+            }
+            Ok(until)
+        }
+    }
+}
+
+/// The end of an API request: exactly one of `for` (a duration) and `until` (RFC 3339).
+fn end_of(request: &OverrideRequest) -> Result<(OverrideEnd, &'static str), ApiError> {
+    match (&request.for_, &request.until) {
         (Some(text), None) => {
             let length = plantkeeper_control::duration::parse_duration(text).map_err(|_| {
                 ApiError::invalid(
@@ -60,17 +105,7 @@ fn until_of(request: &OverrideRequest, now: Timestamp) -> Result<Timestamp, ApiE
                     format!("expected a duration like `10m` or `2h`, got `{text}`"),
                 )
             })?;
-            if length.is_zero() {
-                return Err(ApiError::invalid(
-                    "for",
-                    "the override must last more than 0s",
-                ));
-            }
-            if length > MAX_OVERRIDE {
-                return Err(ApiError::invalid("for", "an override lasts at most 24h"));
-            }
-            now.saturating_add(SignedDuration::try_from(length).unwrap_or(SignedDuration::MAX))
-                .map_err(|_| ApiError::invalid("for", "the override ends too far in the future"))?
+            Ok((OverrideEnd::For(length), "for"))
         }
         (None, Some(text)) => {
             let until = text.parse::<Timestamp>().map_err(|_| {
@@ -79,87 +114,143 @@ fn until_of(request: &OverrideRequest, now: Timestamp) -> Result<Timestamp, ApiE
                     format!("expected an RFC 3339 time like 2026-05-01T12:00:00Z, got `{text}`"),
                 )
             })?;
-            if until <= now {
-                return Err(ApiError::invalid("until", "`until` is in the past"));
-            }
-            if until.duration_since(now) > SignedDuration::from_hours(24) {
-                return Err(ApiError::invalid("until", "an override lasts at most 24h"));
-            }
-            until
+            Ok((OverrideEnd::Until(until), "until"))
         }
-        _ => {
-            return Err(ApiError::invalid(
-                "for",
-                "give exactly one of `for` (e.g. \"10m\") or `until` (RFC 3339)",
-            ));
-        }
-    };
-    Ok(until)
+        _ => Err(ApiError::invalid(
+            "for",
+            "give exactly one of `for` (e.g. \"10m\") or `until` (RFC 3339)",
+        )),
+    }
 }
 
 /// `POST .../override`: sets the override and answers with the resulting decision.
 pub async fn set_override(
     State(master): State<Arc<Master>>,
     Path((node, output)): Path<(String, String)>,
-    _admin: Admin,
+    admin: Admin,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     output_id(&master, &node, &output)?;
     let bytes = read_limited(&headers, body).await?;
     let request: OverrideRequest = parse_json(&bytes)?;
-    let now = master.now();
-    let until = until_of(&request, now)?;
-    let power = if request.power { "ON" } else { "OFF" };
-    let event = Event {
-        at_ms: now.as_millisecond(),
-        kind: "override_set".to_owned(),
-        node: Some(node.clone()),
-        output: Some(output.clone()),
-        message: format!("{node}.{output} override {power} until {until}"),
-    };
-    let change = OverrideChange::Set(Override {
+    let (end, field) = end_of(&request)?;
+    let change = OverrideChange::Set {
         power: request.power,
-        until,
-    });
-    apply(&master, &node, &output, change, event).await
+        end,
+        field,
+    };
+    let decided = change_override(&master, &node, &output, change, &admin.author).await?;
+    Ok(Json(decided.to_json()))
 }
 
 /// `DELETE .../override`: ends the override; the rules decide again at once.
 pub async fn clear_override(
     State(master): State<Arc<Master>>,
     Path((node, output)): Path<(String, String)>,
-    _admin: Admin,
+    admin: Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    output_id(&master, &node, &output)?;
-    let event = Event {
-        at_ms: master.now().as_millisecond(),
-        kind: "override_cleared".to_owned(),
-        node: Some(node.clone()),
-        output: Some(output.clone()),
-        message: format!("{node}.{output} override ended"),
-    };
-    apply(&master, &node, &output, OverrideChange::Clear, event).await
+    let decided = change_override(
+        &master,
+        &node,
+        &output,
+        OverrideChange::Clear,
+        &admin.author,
+    )
+    .await?;
+    Ok(Json(decided.to_json()))
 }
 
 /// What an override request does to the output's state.
-enum OverrideChange {
-    Set(Override),
+#[derive(Debug, Clone, Copy)]
+pub enum OverrideChange {
+    /// Switch the output to `power` until `end`; `field` names the request field that gave
+    /// `end`, for errors.
+    Set {
+        /// ON or OFF.
+        power: bool,
+        /// Until when.
+        end: OverrideEnd,
+        /// The request field of `end`.
+        field: &'static str,
+    },
+    /// End the active override (if any).
     Clear,
 }
 
-/// Applies the change, re-decides the outputs of `node` and their dependents, records the event
-/// and the state changes, and answers with the output's decision. The output is looked up
-/// again under the live view's lock, in the engine in force (the settings may have changed
-/// since the request was checked).
-async fn apply(
+/// An output's decision right after an override change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decided {
+    /// The decided power: an ON override may still be held OFF (CONTRACT §3.7).
+    pub power: bool,
+    /// The engine's reason.
+    pub reason: String,
+    /// When the active override ends, if one is active.
+    pub override_until: Option<Timestamp>,
+}
+
+impl Decided {
+    /// The API's answer: `{"power", "reason", "override_until"}`.
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "power": self.power,
+            "reason": self.reason,
+            "override_until": self.override_until.map(|until| until.to_string()),
+        })
+    }
+}
+
+/// The one path of every override change, from the API and from the dashboard's forms:
+/// checks that the output exists (404) and the end (422, naming the field), applies the change,
+/// re-decides the outputs of `node` and their dependents, records the event (naming `author`)
+/// and the state changes, and returns the output's decision.
+pub async fn change_override(
     master: &Master,
     node: &str,
     output: &str,
     change: OverrideChange,
+    author: &str,
+) -> Result<Decided, ApiError> {
+    output_id(master, node, output)?;
+    let now = master.now();
+    let (active, kind, message) = match change {
+        OverrideChange::Set { power, end, field } => {
+            let until = checked_end(end, now, field)?;
+            let word = if power { "ON" } else { "OFF" };
+            (
+                Some(Override { power, until }),
+                "override_set",
+                format!("{node}.{output} override {word} until {until} by {author}"),
+            )
+        }
+        OverrideChange::Clear => (
+            None,
+            "override_cleared",
+            format!("{node}.{output} override ended by {author}"),
+        ),
+    };
+    let event = Event {
+        at_ms: now.as_millisecond(),
+        kind: kind.to_owned(),
+        node: Some(node.to_owned()),
+        output: Some(output.to_owned()),
+        message,
+    };
+    apply(master, node, output, active, author, event).await
+}
+
+/// Applies the override (`None`: ends it), re-decides, records. The output is looked up again
+/// under the live view's lock, in the engine in force (the settings may have changed since the
+/// request was checked).
+async fn apply(
+    master: &Master,
+    node: &str,
+    output: &str,
+    active: Option<Override>,
+    author: &str,
     event: Event,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let (answer, changes) = {
+) -> Result<Decided, ApiError> {
+    let (decided, changes) = {
         let mut live = master.live();
         let engine = Arc::clone(&live.engine);
         let Some(id) = engine.output_id(node, output) else {
@@ -168,19 +259,22 @@ async fn apply(
                 format!("node `{node}` has no output `{output}`"),
             ));
         };
-        match change {
-            OverrideChange::Set(active) => live.control.set_override(id, active),
-            OverrideChange::Clear => live.control.clear_override(id),
+        match active {
+            Some(active) => {
+                live.record_override_author(node, output, active.clone(), author);
+                live.control.set_override(id, active);
+            }
+            None => live.control.clear_override(id),
         }
         let evaluation =
             master.evaluate_locked(&mut live, Scope::Outputs(engine.affected_by(node)));
         let state = live.control.output(id);
-        let answer = serde_json::json!({
-            "power": state.power,
-            "reason": state.reason.to_string(),
-            "override_until": state.override_.as_ref().map(|active| active.until.to_string()),
-        });
-        (answer, evaluation.changes)
+        let decided = Decided {
+            power: state.power,
+            reason: state.reason.to_string(),
+            override_until: state.override_.as_ref().map(|active| active.until),
+        };
+        (decided, evaluation.changes)
     };
     master
         .record_event(event)
@@ -190,5 +284,5 @@ async fn apply(
         .record_changes(changes)
         .await
         .map_err(ApiError::store_unavailable)?;
-    Ok(Json(answer))
+    Ok(decided)
 }

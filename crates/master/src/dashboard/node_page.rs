@@ -62,6 +62,13 @@ pub async fn get_node_page(
         }
     };
     let mut body = format!("<h1>{}</h1>", escape_html(&node_id));
+    if session.is_some() && !node.outputs.is_empty() {
+        let _ = write!(
+            body,
+            "<p><a class=\"button\" href=\"/overrides?node={}\">Override this node's outputs</a></p>",
+            escape_html(&percent_encode(&node_id))
+        );
+    }
     body.push_str(&range_picker(&node_id, &range, &master));
 
     let changes = match state_changes(&master, &node_id, &range).await {

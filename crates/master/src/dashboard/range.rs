@@ -104,7 +104,9 @@ pub fn resolve(
     })
 }
 
-fn parse_time(text: &str, tz: &TimeZone) -> Result<Timestamp, String> {
+/// A time given as RFC 3339 or as a local `YYYY-MM-DDTHH:MM[:SS]` in `tz` (what a
+/// `datetime-local` field sends); the error says what was expected.
+pub fn parse_time(text: &str, tz: &TimeZone) -> Result<Timestamp, String> {
     if let Ok(at) = text.parse::<Timestamp>() {
         return Ok(at);
     }
