@@ -27,6 +27,8 @@ use crate::settings_history::{Refusal, check_replacement, new_version};
 pub const TOML_MEDIA_TYPE: &str = "application/toml";
 /// The response header carrying the running version's number.
 pub const VERSION_HEADER: &str = "x-settings-version";
+/// The largest settings document, in bytes (the API's body limit).
+pub const MAX_DOCUMENT_BYTES: usize = plantkeeper_protocol::MAX_BODY_BYTES;
 /// Most versions one history answer lists.
 pub const MAX_HISTORY: usize = 1_000;
 
@@ -56,14 +58,7 @@ pub async fn put_settings(
     let expected = if_match(&headers)?;
     let bytes = read_limited(&headers, body).await.map_err(|error| {
         if error.status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                error.status,
-                error.code,
-                format!(
-                    "the settings document is over {} KiB",
-                    plantkeeper_protocol::MAX_BODY_BYTES / 1024
-                ),
-            )
+            document_too_large()
         } else {
             error
         }
@@ -77,34 +72,59 @@ pub async fn put_settings(
             ),
         )
     })?;
+    let applied = apply_text(&master, text, expected, admin.author).await?;
+    Ok(version_answer(applied.version, applied.changed))
+}
+
+/// What [`apply_text`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// The version running now.
+    pub version: u64,
+    /// False when the text was the running version's already (nothing stored).
+    pub changed: bool,
+}
+
+/// The one path of a settings change (`PUT /api/v1/settings` and the dashboard's Apply):
+/// under the settings-update lock, refuses with [`SettingsError::Conflict`] when `expected`
+/// names another version than the running one, checks `text` with [`check_replacement`],
+/// then stores it and puts it in force. A refused text changes nothing.
+pub async fn apply_text(
+    master: &Master,
+    text: &str,
+    expected: Option<u64>,
+    author: String,
+) -> Result<Applied, SettingsError> {
+    check_size(text)?;
     let _update = master.lock_settings_update().await;
-    let running = running_version(&master)?;
+    let running = running_version(master)?;
     if let Some(expected) = expected.filter(|expected| *expected != running.number) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "version_conflict",
-            format!(
-                "If-Match names version {expected}, but version {} is running; GET the settings again and reapply your change",
-                running.number
-            ),
-        )
-        .into());
+        return Err(SettingsError::Conflict {
+            expected,
+            running: running.number,
+        });
     }
     if *running.text == *text {
-        return Ok(version_answer(running.number, false));
+        return Ok(Applied {
+            version: running.number,
+            changed: false,
+        });
     }
     let settings = check_replacement(&master.settings(), text, master.settings_dir())
         .map_err(SettingsError::from)?;
-    let number = store_and_apply(
-        &master,
+    let version = store_and_apply(
+        master,
         settings,
         text,
         &running,
-        admin.author.clone(),
+        author,
         SettingsSource::Api,
     )
     .await?;
-    Ok(version_answer(number, true))
+    Ok(Applied {
+        version,
+        changed: true,
+    })
 }
 
 /// `POST /api/v1/settings/rollback/{version}`: that version's text becomes the running
@@ -114,8 +134,16 @@ pub async fn post_rollback(
     Path(target): Path<u64>,
     admin: Admin,
 ) -> Result<Response, SettingsError> {
+    let number = roll_back(&master, target, &admin.author).await?;
+    Ok(version_answer(number, true))
+}
+
+/// The one path of a rollback (`POST /api/v1/settings/rollback/{n}` and the dashboard's
+/// "Roll back"): version `target`'s text is checked like any change and becomes the running
+/// settings as a new version, authored `rollback of N by AUTHOR`. Returns the new version.
+pub async fn roll_back(master: &Master, target: u64, author: &str) -> Result<u64, SettingsError> {
     let _update = master.lock_settings_update().await;
-    let running = running_version(&master)?;
+    let running = running_version(master)?;
     let stored = master
         .store()
         .settings_version(target)
@@ -125,15 +153,15 @@ pub async fn post_rollback(
     let settings = check_replacement(&master.settings(), &stored.text, master.settings_dir())
         .map_err(SettingsError::from)?;
     let number = store_and_apply(
-        &master,
+        master,
         settings,
         &stored.text,
         &running,
-        format!("rollback of {target} by {}", admin.author),
+        format!("rollback of {target} by {author}"),
         SettingsSource::Rollback,
     )
     .await?;
-    Ok(version_answer(number, true))
+    Ok(number)
 }
 
 /// `GET /api/v1/settings/versions`: the history, newest first.
@@ -227,7 +255,8 @@ async fn store_and_apply(
     Ok(number)
 }
 
-fn running_version(master: &Master) -> Result<RunningVersion, ApiError> {
+/// The running version, or 404 `no_settings_history` for a master without a history.
+pub fn running_version(master: &Master) -> Result<RunningVersion, ApiError> {
     master.settings_version().ok_or_else(|| {
         ApiError::not_found(
             "no_settings_history",
@@ -236,7 +265,28 @@ fn running_version(master: &Master) -> Result<RunningVersion, ApiError> {
     })
 }
 
-fn unknown_version(number: u64) -> ApiError {
+/// 413 `body_too_large` when `text` is over [`MAX_DOCUMENT_BYTES`].
+pub fn check_size(text: &str) -> Result<(), ApiError> {
+    if text.len() > MAX_DOCUMENT_BYTES {
+        Err(document_too_large())
+    } else {
+        Ok(())
+    }
+}
+
+fn document_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!(
+            "the settings document is over {} KiB",
+            MAX_DOCUMENT_BYTES / 1024
+        ),
+    )
+}
+
+/// 404 `unknown_version`.
+pub fn unknown_version(number: u64) -> ApiError {
     ApiError::not_found(
         "unknown_version",
         format!("there is no settings version {number}; GET /api/v1/settings/versions lists them"),
@@ -320,6 +370,13 @@ impl From<SettingsVersionInfo> for VersionView {
 pub enum SettingsError {
     /// Any other error.
     Api(ApiError),
+    /// 409: the change was based on version `expected`, but `running` runs; nothing changed.
+    Conflict {
+        /// The version the change was based on (`If-Match`).
+        expected: u64,
+        /// The version running.
+        running: u64,
+    },
     /// 422: the document was refused; nothing changed.
     Refused {
         /// `invalid_settings` or `restart_required`.
@@ -355,6 +412,20 @@ impl From<Refusal> for SettingsError {
     }
 }
 
+/// The one-sentence summary of a refused document (`code` as in [`SettingsError::Refused`]).
+pub fn refusal_message(code: &str, errors: &[ConfigError]) -> String {
+    match (code, errors.len()) {
+        ("restart_required", _) => format!(
+            "{} needs a restart and cannot change while the master runs; nothing changed",
+            errors
+                .first()
+                .map_or("a setting", |error| error.field.as_str())
+        ),
+        (_, 1) => "the settings have 1 error; nothing changed".to_owned(),
+        (_, count) => format!("the settings have {count} errors; nothing changed"),
+    }
+}
+
 #[derive(Serialize)]
 struct PositionedError<'a> {
     line: usize,
@@ -367,18 +438,19 @@ impl IntoResponse for SettingsError {
     fn into_response(self) -> Response {
         let (code, errors) = match self {
             SettingsError::Api(error) => return error.into_response(),
+            SettingsError::Conflict { expected, running } => {
+                return ApiError::new(
+                    StatusCode::CONFLICT,
+                    "version_conflict",
+                    format!(
+                        "If-Match names version {expected}, but version {running} is running; GET the settings again and reapply your change"
+                    ),
+                )
+                .into_response();
+            }
             SettingsError::Refused { code, errors } => (code, errors),
         };
-        let message = match (code, errors.len()) {
-            ("restart_required", _) => format!(
-                "{} needs a restart and cannot change while the master runs; nothing changed",
-                errors
-                    .first()
-                    .map_or("a setting", |error| error.field.as_str())
-            ),
-            (_, 1) => "the settings have 1 error; nothing changed".to_owned(),
-            (_, count) => format!("the settings have {count} errors; nothing changed"),
-        };
+        let message = refusal_message(code, &errors);
         let positioned: Vec<PositionedError<'_>> = errors
             .iter()
             .map(|error| PositionedError {
