@@ -14,6 +14,8 @@ pub mod overview;
 pub mod password;
 pub mod range;
 pub mod sessions;
+pub mod settings_page;
+pub mod settings_view;
 pub mod sparklines;
 pub mod svg;
 
@@ -49,6 +51,17 @@ pub fn routes() -> Router<Arc<Master>> {
         .route(
             "/overrides/{node}/{output}/{action}",
             post(overrides_page::post_override_form),
+        )
+        .route("/settings", get(settings_page::get_settings_page))
+        .route("/settings/check", post(settings_page::post_check))
+        .route("/settings/apply", post(settings_page::post_apply))
+        .route(
+            "/settings/versions/{version}",
+            get(settings_page::get_version_page),
+        )
+        .route(
+            "/settings/rollback/{version}",
+            post(settings_page::post_rollback),
         )
         .route("/assets/{name}", get(assets::get_asset))
 }

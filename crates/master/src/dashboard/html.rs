@@ -36,7 +36,7 @@ pub fn page(status: StatusCode, title: &str, session: Option<&Session>, body: &s
          <link rel=\"stylesheet\" href=\"/assets/style.css\">\
          <script src=\"/assets/app.js\" defer></script></head><body>\
          <header><nav><a href=\"/\" class=\"brand\">PlantKeeper</a>\
-         <a href=\"/\">Overview</a><a href=\"/events\">Events</a><a href=\"/overrides\">Overrides</a></nav>{account}</header>\
+         <a href=\"/\">Overview</a><a href=\"/events\">Events</a><a href=\"/overrides\">Overrides</a><a href=\"/settings\">Settings</a></nav>{account}</header>\
          <main>{body}</main></body></html>",
         title = escape_html(title),
     );

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test file uses a different part of this harness
 
 pub mod browser;
+pub mod forms;
 pub mod session;
 
 use std::sync::Arc;

@@ -26,3 +26,14 @@
   }
   setTimeout(refresh, every);
 })();
+// Settings editor: show the caret's line and column, as the check's messages name them.
+(function () {
+  var text = document.getElementById("settings-text");
+  var caret = document.getElementById("caret");
+  if (!text || !caret) return;
+  function show() {
+    var before = text.value.slice(0, text.selectionStart).split("\n");
+    caret.textContent = "line " + before.length + ", column " + (before[before.length - 1].length + 1);
+  }
+  ["keyup", "click", "focus", "input"].forEach(function (name) { text.addEventListener(name, show); });
+})();
