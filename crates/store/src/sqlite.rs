@@ -24,6 +24,7 @@ use tracing::info;
 
 use self::checkpointer::Checkpointer;
 pub use self::options::{SqliteOptions, Synchronous, database_path};
+pub(crate) use self::queries::state_change;
 use self::read_pool::ReadPool;
 use self::writer::{Command, Job, Reply};
 use crate::{

@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use crate::{Event, NewReading, ReportRecord, StateChange, StoreError, WriteBatch};
+use crate::sqlite::state_change;
+use crate::{Event, NewReading, ReportRecord, StoreError, WriteBatch};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS spool_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -297,15 +298,7 @@ fn read_batch(connection: &Connection, id: i64) -> rusqlite::Result<WriteBatch> 
             "SELECT ts, node, output, power, reason FROM state_changes WHERE batch = ?1 \
              ORDER BY idx",
         )?
-        .query_map([id], |row| {
-            Ok(StateChange {
-                at_ms: row.get(0)?,
-                node: row.get(1)?,
-                output: row.get(2)?,
-                power: row.get(3)?,
-                reason: row.get(4)?,
-            })
-        })?
+        .query_map([id], state_change)?
         .collect::<rusqlite::Result<_>>()?;
     let events = connection
         .prepare_cached(
@@ -331,6 +324,7 @@ fn read_batch(connection: &Connection, id: i64) -> rusqlite::Result<WriteBatch> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::StateChange;
 
     #[test]
     fn a_batch_comes_back_exactly_and_goes_once_removed() {

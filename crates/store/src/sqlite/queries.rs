@@ -203,13 +203,7 @@ pub(crate) fn events(
 fn event_row(row: &Row<'_>) -> rusqlite::Result<EventRow> {
     let source: i64 = row.get(6)?;
     Ok(if source == 0 {
-        EventRow::StateChange(StateChange {
-            at_ms: row.get(0)?,
-            node: row.get(1)?,
-            output: row.get(2)?,
-            power: row.get(3)?,
-            reason: row.get(4)?,
-        })
+        EventRow::StateChange(state_change(row)?)
     } else {
         EventRow::Event(Event {
             at_ms: row.get(0)?,
@@ -218,6 +212,18 @@ fn event_row(row: &Row<'_>) -> rusqlite::Result<EventRow> {
             message: row.get(4)?,
             kind: row.get(5)?,
         })
+    })
+}
+
+/// A state change from a row whose first five columns are `ts, node, output, power, reason`
+/// (the layout of the `state_changes` table, here and in the PostgreSQL engine's spool).
+pub(crate) fn state_change(row: &Row<'_>) -> rusqlite::Result<StateChange> {
+    Ok(StateChange {
+        at_ms: row.get(0)?,
+        node: row.get(1)?,
+        output: row.get(2)?,
+        power: row.get(3)?,
+        reason: row.get(4)?,
     })
 }
 
@@ -231,19 +237,7 @@ pub(crate) fn state_changes_since(
             "SELECT ts, node, output, power, reason FROM state_changes \
              WHERE ts >= ?1 ORDER BY ts, id",
         )
-        .and_then(|mut select| {
-            select
-                .query_map([from_ms], |row| {
-                    Ok(StateChange {
-                        at_ms: row.get(0)?,
-                        node: row.get(1)?,
-                        output: row.get(2)?,
-                        power: row.get(3)?,
-                        reason: row.get(4)?,
-                    })
-                })?
-                .collect()
-        })
+        .and_then(|mut select| select.query_map([from_ms], state_change)?.collect())
         .map_err(database_error("reading state changes"))
 }
 
