@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use plantkeeper_store::postgres::{PostgresOptions, PostgresStore, Timescale};
 use plantkeeper_store::testsuite::{raw_points, reading, report, reports_batch};
-use plantkeeper_store::{Event, Store, StoreError, WriteBatch};
+use plantkeeper_store::{Event, StateChange, Store, StoreError, WriteBatch};
 use postgres_support::{TestSchema, admin_client, fresh_store, open_in, test_url};
 
 plantkeeper_store::store_suite!(optional fresh_store);
@@ -354,5 +354,91 @@ async fn group_of_epoch_heartbeat_and_write_commits_together() {
     write.expect("write");
     let changes = store.state_changes_since(0).await.expect("state changes");
     assert_eq!(changes.len(), 1, "the state change is stored");
+    store.close().await.expect("closing");
+}
+
+/// Readers never see a state change or event while one with a lower id is still uncommitted
+/// (every id list the observer saw during concurrent writes is a prefix of the final one): the
+/// writer commits its groups one after another in id order, which any pipelining of its
+/// transactions must keep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_changes_and_events_become_visible_in_id_order() {
+    let Some(schema) = TestSchema::create().await else {
+        return;
+    };
+    let store: Arc<dyn Store> = Arc::new(open_in(&schema).await);
+    let observer = admin_client().await;
+    let writers: Vec<_> = (0..32u32)
+        .map(|writer| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                for seq in 0..25u32 {
+                    let node = format!("node-{writer}");
+                    let mut batch = reports_batch(vec![report(
+                        &node,
+                        Some(1),
+                        seq,
+                        i64::from(seq),
+                        vec![reading("t", i64::from(seq), 1.0)],
+                    )]);
+                    batch.state_changes.push(StateChange {
+                        at_ms: 5,
+                        node: node.clone(),
+                        output: "valve".to_owned(),
+                        power: seq % 2 == 0,
+                        reason: "test".to_owned(),
+                    });
+                    batch.events.push(Event {
+                        at_ms: 5,
+                        kind: "override_set".to_owned(),
+                        node: Some(node),
+                        output: None,
+                        message: "test".to_owned(),
+                    });
+                    store.write(batch).await.expect("a write");
+                }
+            })
+        })
+        .collect();
+    let ids = |table: &'static str| {
+        let sql = format!("SELECT id FROM {}.{table} ORDER BY id", schema.name());
+        let observer = &observer;
+        async move {
+            observer
+                .query(&sql, &[])
+                .await
+                .expect("reading ids")
+                .iter()
+                .map(|row| row.get::<_, i64>(0))
+                .collect::<Vec<i64>>()
+        }
+    };
+    let mut snapshots = Vec::new();
+    while !writers.iter().all(tokio::task::JoinHandle::is_finished) {
+        snapshots.push((ids("state_changes").await, ids("events").await));
+    }
+    for writer in writers {
+        writer.await.expect("a writer task");
+    }
+    let final_changes = ids("state_changes").await;
+    let final_events = ids("events").await;
+    assert_eq!(final_changes.len(), 32 * 25, "every state change is stored");
+    assert_eq!(final_events.len(), 32 * 25, "every event is stored");
+    assert!(
+        snapshots.len() > 5,
+        "the observer looked while writes went on"
+    );
+    for (changes, events) in &snapshots {
+        assert_eq!(
+            changes.as_slice(),
+            &final_changes[..changes.len()],
+            "a reader saw state change ids that are not a prefix of the final ones"
+        );
+        assert_eq!(
+            events.as_slice(),
+            &final_events[..events.len()],
+            "a reader saw event ids that are not a prefix of the final ones"
+        );
+    }
     store.close().await.expect("closing");
 }

@@ -2,7 +2,7 @@
 //! the reads run on the read pool. The same SQL as the SQLite engine's.
 
 use deadpool_postgres::Client;
-use tokio_postgres::{Row, Transaction};
+use tokio_postgres::{GenericClient, Row};
 
 use super::database_error;
 use crate::{NewSettingsVersion, SettingsSource, SettingsVersion, SettingsVersionInfo, StoreError};
@@ -10,9 +10,9 @@ use crate::{NewSettingsVersion, SettingsSource, SettingsVersion, SettingsVersion
 const COLUMNS: &str = "version, created_at, author, source, summary, text, diff";
 
 /// Inserts `new` numbered one above the newest version; only the writer calls it, so the
-/// number cannot be taken twice.
+/// number cannot be taken twice. `transaction` is a connection inside a transaction.
 pub(crate) async fn insert(
-    transaction: &Transaction<'_>,
+    transaction: &(impl GenericClient + Sync),
     new: &NewSettingsVersion,
 ) -> Result<u64, StoreError> {
     let version: i64 = transaction

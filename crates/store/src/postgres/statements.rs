@@ -11,16 +11,16 @@ use crate::StoreError;
 
 /// The prepared statements of the writer's connection.
 pub(crate) struct Statements {
-    /// Reports `(node, boot, seq, received_at)` that are new; returns the inserted identities.
-    pub(crate) insert_reports: Statement,
+    /// Reports `($1..$4: node, boot, seq, received_at)` that are new, and the readings
+    /// `($5..$10: report node, boot, seq, series_id, ts, value)` of those inserted (or without
+    /// boot), in one statement; returns the inserted reports' identities.
+    pub(crate) insert_reports_and_readings: Statement,
     /// Moves the receive time of already stored reports to a retry's, if later.
     pub(crate) touch_reports: Statement,
     /// Creates missing series `(node, sensor)`.
     pub(crate) insert_series: Statement,
     /// Ids of the given series `(node, sensor)`.
     pub(crate) select_series: Statement,
-    /// Readings `(series_id, ts, value)`.
-    pub(crate) insert_readings: Statement,
     /// State changes `(ts, node, output, power, reason)`, ids in array order.
     pub(crate) insert_state_changes: Statement,
     /// Events `(ts, kind, node, output, message)`, ids in array order.
@@ -54,11 +54,22 @@ impl Statements {
                 .map_err(database_error("preparing the writer's statements"))
         };
         Ok(Statements {
-            insert_reports: prepare(
-                "INSERT INTO reports (node, boot, seq, received_at) \
-                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) \
-                 ON CONFLICT (node, boot, seq) DO NOTHING \
-                 RETURNING node, boot, seq",
+            insert_reports_and_readings: prepare(
+                "WITH report AS ( \
+                     INSERT INTO reports (node, boot, seq, received_at) \
+                     SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) \
+                     ON CONFLICT (node, boot, seq) DO NOTHING \
+                     RETURNING node, boot, seq), \
+                 reading AS ( \
+                     INSERT INTO readings (series_id, ts, value) \
+                     SELECT r.series_id, r.ts, r.value \
+                     FROM unnest($5::text[], $6::bigint[], $7::bigint[], \
+                         $8::bigint[], $9::bigint[], $10::float8[]) \
+                         AS r (node, boot, seq, series_id, ts, value) \
+                     WHERE r.boot IS NULL OR EXISTS (SELECT FROM report \
+                         WHERE report.node = r.node AND report.boot = r.boot \
+                             AND report.seq = r.seq)) \
+                 SELECT node, boot, seq FROM report",
             )
             .await?,
             touch_reports: prepare(
@@ -77,11 +88,6 @@ impl Statements {
                 "SELECT s.id, s.node, s.sensor FROM series s \
                  JOIN unnest($1::text[], $2::text[]) AS wanted (node, sensor) \
                      ON s.node = wanted.node AND s.sensor = wanted.sensor",
-            )
-            .await?,
-            insert_readings: prepare(
-                "INSERT INTO readings (series_id, ts, value) \
-                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::float8[])",
             )
             .await?,
             insert_state_changes: prepare(

@@ -1,10 +1,11 @@
 //! The writer task: the only code that writes to the database.
 //!
 //! It waits for the first command, drains whatever else is already queued (up to `max_batch`
-//! rows), applies the whole group in ONE transaction with a few multi-row statements, commits,
-//! and only then answers every waiter (group commit). If a statement fails, the transaction is
-//! rolled back and the group is applied again with each job in its own savepoint, so only the
-//! failing job gets the error, as in the SQLite engine.
+//! rows), applies the whole group in ONE transaction with a few multi-row statements sent
+//! together (two round trips for a group of writes, the second one carrying the `COMMIT`, see
+//! [`mutations`]), and only then answers every waiter (group commit). If a statement fails, the
+//! transaction is rolled back and the group is applied again with each job in its own
+//! savepoint, so only the failing job gets the error, as in the SQLite engine.
 //!
 //! If the connection breaks, every job of the group gets an error, never an acknowledgement
 //! (a commit whose answer was lost may have happened: the node's retry is then recognised as a
@@ -32,7 +33,7 @@ use tokio_postgres::{Client, Config};
 use tracing::{debug, error, info, warn};
 
 use super::connect;
-use super::mutations::{self, Outcome, SeriesIds, Work};
+use super::mutations::{self, Opening, Outcome, SeriesIds, Work};
 use super::spool::{Spool, Spooled};
 use super::statements::Statements;
 use crate::{Retention, StoreError, WriteBatch, WriteReceipt};
@@ -268,7 +269,11 @@ impl Writer {
             Err(error) => error,
         };
         self.series.forget_all();
-        if !is_usable(&connection.client).await {
+        // Ends the failed transaction (a no-op after a failed COMMIT); failing, the connection
+        // is gone.
+        if connection.client.batch_execute("ROLLBACK").await.is_err()
+            || !is_usable(&connection.client).await
+        {
             self.connection_lost(&error);
             return GroupOutcome::Unreachable(error);
         }
@@ -571,13 +576,16 @@ async fn replay(
         .map_err(database_error("recording a replayed batch"))?
         == 1;
     if fresh {
-        mutations::apply(
+        let work = Work::Write(spooled.batch);
+        let (_, deferred) = mutations::apply(
             &transaction,
             statements,
             series,
-            &[&Work::Write(spooled.batch)],
+            &[&work],
+            Opening::InTransaction,
         )
         .await?;
+        mutations::finish(&transaction, statements, &deferred, false).await?;
     }
     transaction
         .commit()
@@ -592,22 +600,23 @@ async fn is_usable(client: &Client) -> bool {
     !client.is_closed() && client.simple_query("").await.is_ok()
 }
 
-/// Applies every work in one transaction and commits it.
+/// Applies every work in one transaction and commits it. On an error the transaction may be
+/// left open (aborted): the caller rolls it back.
 async fn group_transaction(
-    connection: &mut Connection,
+    connection: &Connection,
     series: &mut SeriesIds,
     works: &[&Work],
 ) -> Result<Vec<Outcome>, StoreError> {
-    let transaction = connection
-        .client
-        .transaction()
-        .await
-        .map_err(super::database_error("starting a transaction"))?;
-    let outcomes = mutations::apply(&transaction, &connection.statements, series, works).await?;
-    transaction
-        .commit()
-        .await
-        .map_err(super::database_error("committing"))?;
+    let statements = &connection.statements;
+    let (outcomes, deferred) = mutations::apply(
+        &connection.client,
+        statements,
+        series,
+        works,
+        Opening::Begin,
+    )
+    .await?;
+    mutations::finish(&connection.client, statements, &deferred, true).await?;
     Ok(outcomes)
 }
 
@@ -630,7 +639,21 @@ async fn savepoint_per_job(
             .savepoint("job")
             .await
             .map_err(database_error("opening a savepoint"))?;
-        match mutations::apply(&savepoint, &connection.statements, series, &[work]).await {
+        let statements = &connection.statements;
+        let applied = async {
+            let (outcomes, deferred) = mutations::apply(
+                &savepoint,
+                statements,
+                series,
+                &[work],
+                Opening::InTransaction,
+            )
+            .await?;
+            mutations::finish(&savepoint, statements, &deferred, false).await?;
+            Ok::<_, StoreError>(outcomes)
+        }
+        .await;
+        match applied {
             Ok(mut outcomes) => {
                 savepoint
                     .commit()
