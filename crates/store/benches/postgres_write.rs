@@ -8,7 +8,8 @@
 //! sizes from 4 rows (one lone report) to 4000 (a full group).
 //!
 //! Part 2 is the store itself: writers each sending reports of 4 readings for a fixed time,
-//! acknowledged reports counted, as in `sqlite_write`.
+//! acknowledged reports counted, as in `sqlite_write`, with its rows per second (the report
+//! row and its readings rows) as a ratio to part 1's best `COPY`, measured in the same run.
 //!
 //! ```text
 //! cargo bench -p plantkeeper-store --bench postgres_write [-- SECONDS_PER_CASE]
@@ -58,22 +59,34 @@ fn main() {
             "{:>8} {:>12} {:>12} {:>12}",
             "rows/tx", "unnest", "values", "copy"
         );
+        let mut copy_ceiling = 0.0_f64;
         for rows in BATCH_ROWS {
             let mut line = format!("{rows:>8}");
             for method in [Method::Unnest, Method::Values, Method::Copy] {
                 let rate = raw_run(&client, method, rows, duration).await;
+                if matches!(method, Method::Copy) {
+                    copy_ceiling = copy_ceiling.max(rate);
+                }
                 line.push_str(&format!(" {rate:>12.0}"));
             }
             println!("{line}");
         }
-        println!("part 2: the store, reports of 4 readings");
-        println!("{:>8} {:>12} {:>14}", "writers", "reports/s", "readings/s");
+        println!(
+            "part 2: the store, reports of 4 readings; rows/s counts the report row and its 4 \
+             readings rows; the ratio is to part 1's best COPY ({copy_ceiling:.0} rows/s)"
+        );
+        println!(
+            "{:>8} {:>12} {:>14} {:>12} {:>10}",
+            "writers", "reports/s", "readings/s", "rows/s", "/ COPY"
+        );
         for writers in WRITER_COUNTS {
             reset_schema(&client).await;
             let reports_per_s = store_run(&url, writers, duration).await;
+            let rows_per_s = reports_per_s * (1 + SENSORS.len()) as f64;
             println!(
-                "{writers:>8} {reports_per_s:>12.0} {:>14.0}",
-                reports_per_s * SENSORS.len() as f64
+                "{writers:>8} {reports_per_s:>12.0} {:>14.0} {rows_per_s:>12.0} {:>10.3}",
+                reports_per_s * SENSORS.len() as f64,
+                rows_per_s / copy_ceiling
             );
         }
         client
