@@ -228,7 +228,8 @@ impl Master {
     /// rest, override); outputs the change removes are switched OFF (recorded with the reason);
     /// new outputs start OFF; then every output is decided by the new settings right away, so a
     /// change can never leave an output ON that the new settings would not allow. An ON lease
-    /// already sent stays capped as it was when sent (CONTRACT §4).
+    /// already sent stays capped as it was when sent (CONTRACT §4). A change of the admin token's
+    /// digest or of the dashboard's password file closes every dashboard session.
     ///
     /// Returns after the resulting state changes are committed.
     pub async fn replace_settings(
@@ -236,6 +237,13 @@ impl Master {
         settings: Arc<Settings>,
         version: RunningVersion,
     ) -> Result<(), StoreError> {
+        let previous_settings = self.settings();
+        if previous_settings.master.admin_token_sha256 != settings.master.admin_token_sha256
+            || previous_settings.dashboard.password_file != settings.dashboard.password_file
+        {
+            self.dashboard.sessions.close_all();
+            tracing::info!("login secrets changed: every dashboard session closed");
+        }
         let engine = Arc::new(Engine::new(settings));
         let number = version.number;
         let changes = {

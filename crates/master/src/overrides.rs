@@ -239,7 +239,8 @@ pub async fn change_override(
     apply(master, node, output, active, author, event).await
 }
 
-/// Applies the override (`None`: ends it), re-decides, records. The output is looked up again
+/// Applies the override (`None`: ends it), re-decides, records (a store failure is logged and
+/// raises the storage alert; the override stays in force). The output is looked up again
 /// under the live view's lock, in the engine in force (the settings may have changed since the
 /// request was checked).
 async fn apply(
@@ -276,13 +277,15 @@ async fn apply(
         };
         (decided, evaluation.changes)
     };
-    master
-        .record_event(event)
-        .await
-        .map_err(ApiError::store_unavailable)?;
-    master
-        .record_changes(changes)
-        .await
-        .map_err(ApiError::store_unavailable)?;
+    // The override is in force from here on, so the answer says so even if the store fails:
+    // both writes are attempted, and a failure raises the storage alert and is logged.
+    let (event_written, changes_written) =
+        tokio::join!(master.record_event(event), master.record_changes(changes));
+    for error in [event_written.err(), changes_written.err()]
+        .into_iter()
+        .flatten()
+    {
+        tracing::warn!(%error, node, output, "override in force but not recorded in the store");
+    }
     Ok(decided)
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::header::{CONTENT_TYPE, IF_MATCH};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, IF_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
@@ -42,6 +42,8 @@ pub async fn get_settings(
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(TOML_MEDIA_TYPE));
     headers.insert(VERSION_HEADER, HeaderValue::from(running.number));
+    // The text holds token digests: never kept in a browser's cache.
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }
 
@@ -209,7 +211,8 @@ pub async fn get_version(
 }
 
 /// Stores `text` as a new version (diffed against the running one), puts `settings` in force
-/// and records a `settings` event. Nothing changes if the store refuses the version.
+/// and records a `settings` event. Nothing changes if the store refuses the version; once it is
+/// stored and in force, failures to record its state changes or event are logged, not answered.
 async fn store_and_apply(
     master: &Master,
     settings: Settings,
@@ -231,7 +234,7 @@ async fn store_and_apply(
         .add_settings_version(version)
         .await
         .map_err(ApiError::store_unavailable)?;
-    master
+    if let Err(error) = master
         .replace_settings(
             Arc::new(settings),
             RunningVersion {
@@ -240,9 +243,13 @@ async fn store_and_apply(
             },
         )
         .await
-        .map_err(ApiError::store_unavailable)?;
+    {
+        tracing::warn!(%error, version = number, "settings in force; their state changes not recorded");
+    }
     let message = format!("settings version {number} {described}");
-    master
+    // The version is stored and in force: a failed event write is logged (and raises the
+    // storage alert) rather than answered as a failure of a change that took effect.
+    if let Err(error) = master
         .record_event(Event {
             at_ms: now.as_millisecond(),
             kind: "settings".to_owned(),
@@ -251,7 +258,9 @@ async fn store_and_apply(
             message,
         })
         .await
-        .map_err(ApiError::store_unavailable)?;
+    {
+        tracing::warn!(%error, version = number, "settings event not recorded");
+    }
     Ok(number)
 }
 

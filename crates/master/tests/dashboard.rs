@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::session::{
     client, cookie_value, form, get, hidden, log_in, login_form, post_login, set_cookie,
 };
-use common::{ADMIN_TOKEN, TestMaster, garden_toml};
+use common::{ADMIN_TOKEN, TestMaster, garden_toml, sha256_hex};
 use serde_json::json;
 
 #[tokio::test]
@@ -391,5 +391,37 @@ async fn a_session_writes_through_the_admin_api_only_with_its_csrf_header() {
         200,
         "overrides take the session too"
     );
+    master.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_admin_token_closes_every_session() {
+    let master = TestMaster::start_manual(&garden_toml("")).await;
+    let session = log_in(&master, ADMIN_TOKEN).await;
+    let (status, running) = get(&master, "/api/v1/settings", Some(&session)).await;
+    assert_eq!(status, 200, "{running}");
+
+    let same_secrets = running.replace("soil_moisture < 30", "soil_moisture < 35");
+    let put = |text: String| {
+        client()
+            .put(format!("{}/api/v1/settings", master.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("content-type", "application/toml")
+            .body(text)
+            .send()
+    };
+    assert_eq!(put(same_secrets.clone()).await.expect("sent").status(), 200);
+    let (status, _) = get(&master, "/api/v1/nodes", Some(&session)).await;
+    assert_eq!(status, 200, "other changes keep sessions open");
+
+    let new_token = "a-new-admin-token-0123456789";
+    let new_secret = same_secrets.replace(&sha256_hex(ADMIN_TOKEN), &sha256_hex(new_token));
+    assert_ne!(new_secret, same_secrets);
+    assert_eq!(put(new_secret).await.expect("sent").status(), 200);
+    let (status, _) = get(&master, "/api/v1/nodes", Some(&session)).await;
+    assert_eq!(status, 401, "a session opened with the old token is closed");
+    let fresh = log_in(&master, new_token).await;
+    let (status, _) = get(&master, "/api/v1/nodes", Some(&fresh)).await;
+    assert_eq!(status, 200, "the new token logs in");
     master.stop().await;
 }

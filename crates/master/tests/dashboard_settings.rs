@@ -84,6 +84,21 @@ async fn the_settings_page_needs_a_login_even_with_public_read() {
         );
         assert!(!page.text.contains("admin_token_sha256"), "{path}");
     }
+    for path in ["/settings/check", "/settings/apply", "/settings/rollback/1"] {
+        let response = common::session::client()
+            .post(format!("{}{path}", master.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("csrf=x&text=x&base=1")
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status().as_u16(), 303, "{path}");
+        assert_eq!(
+            response.headers()["location"],
+            "/login?next=/settings",
+            "{path}: after login the browser comes back to the page, not to a POST-only route"
+        );
+    }
 
     let session = FormSession::log_in(&master, ADMIN_TOKEN).await;
     let page = session.get("/settings").await;

@@ -196,18 +196,30 @@ impl FromRequestParts<Arc<Master>> for Viewer {
     }
 }
 
-/// 303 to the login page, coming back here after; a JSON request gets 401 instead.
+/// 303 to the login page, coming back here after (after a form's POST: to the page the form
+/// belongs to, its first path segment, since the browser comes back with a GET); a JSON
+/// request gets 401 instead.
 fn to_login(parts: &Parts) -> Response {
     let path = parts.uri.path();
     if path.ends_with(".json") {
         return ApiError::unauthorized("log in to the dashboard first").into_response();
     }
-    let target = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |value| value.as_str());
+    let target = if parts.method.is_safe() {
+        parts
+            .uri
+            .path_and_query()
+            .map_or("/", |value| value.as_str())
+            .to_owned()
+    } else {
+        let page = path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        format!("/{page}")
+    };
     let mut response =
-        Redirect::to(&format!("/login?next={}", percent_encode(target))).into_response();
+        Redirect::to(&format!("/login?next={}", percent_encode(&target))).into_response();
     response
         .headers_mut()
         .insert("cache-control", HeaderValue::from_static("no-store"));

@@ -106,6 +106,12 @@ impl Sessions {
         lock(&self.table).remove(&token_digest(id));
     }
 
+    /// Closes every session (the login secrets changed: whoever logged in with the old ones
+    /// must log in again).
+    pub fn close_all(&self) {
+        lock(&self.table).clear();
+    }
+
     /// How many sessions are open (expired ones included until touched).
     pub fn len(&self) -> usize {
         lock(&self.table).len()

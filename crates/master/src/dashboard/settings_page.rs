@@ -317,9 +317,12 @@ fn outcome_view(
             escape_html(notice)
         );
     }
-    let (summary, unified) = settings_history::diff(&running.text, text);
+    // Compared as the page submits text (LF), so a running file with CRLF line ends does not
+    // show every line as changed.
+    let running_text = normalize_newlines(&running.text);
+    let (summary, unified) = settings_history::diff(&running_text, text);
     let status = match outcome {
-        Ok(()) if *running.text == *text => {
+        Ok(()) if running_text == text => {
             let _ = write!(
                 body,
                 "<p class=\"ok\" role=\"status\">Valid, and the same as the running version \

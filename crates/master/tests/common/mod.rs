@@ -88,10 +88,13 @@ impl TestMaster {
         clock: SharedClock,
         manual: Option<Arc<ManualClock>>,
     ) -> TestMaster {
-        let settings = match load_settings("test.toml", toml) {
+        let mut settings = match load_settings("test.toml", toml) {
             Ok(settings) => settings,
             Err(errors) => panic!("test settings invalid: {errors:#?}"),
         };
+        // As `serve` does: relative file paths are taken from the settings file's directory.
+        settings.alerts.resolve_paths(dir.path());
+        settings.dashboard.resolve_paths(dir.path());
         let store = SqliteStore::open(&dir.path().join("test.db"), SqliteOptions::default())
             .await
             .expect("open store");
