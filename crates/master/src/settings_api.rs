@@ -100,12 +100,7 @@ pub async fn apply_text(
     check_size(text)?;
     let _update = master.lock_settings_update().await;
     let running = running_version(master)?;
-    if let Some(expected) = expected.filter(|expected| *expected != running.number) {
-        return Err(SettingsError::Conflict {
-            expected,
-            running: running.number,
-        });
-    }
+    check_expected(expected, running.number)?;
     if *running.text == *text {
         return Ok(Applied {
             version: running.number,
@@ -135,17 +130,27 @@ pub async fn post_rollback(
     State(master): State<Arc<Master>>,
     Path(target): Path<u64>,
     admin: Admin,
+    headers: HeaderMap,
 ) -> Result<Response, SettingsError> {
-    let number = roll_back(&master, target, &admin.author).await?;
+    let expected = if_match(&headers)?;
+    let number = roll_back(&master, target, expected, &admin.author).await?;
     Ok(version_answer(number, true))
 }
 
 /// The one path of a rollback (`POST /api/v1/settings/rollback/{n}` and the dashboard's
-/// "Roll back"): version `target`'s text is checked like any change and becomes the running
-/// settings as a new version, authored `rollback of N by AUTHOR`. Returns the new version.
-pub async fn roll_back(master: &Master, target: u64, author: &str) -> Result<u64, SettingsError> {
+/// "Roll back"): refused with [`SettingsError::Conflict`] when `expected` (`If-Match`, the
+/// version the page showed as running) names another version than the running one; otherwise
+/// version `target`'s text is checked like any change and becomes the running settings as a
+/// new version, authored `rollback of N by AUTHOR`. Returns the new version.
+pub async fn roll_back(
+    master: &Master,
+    target: u64,
+    expected: Option<u64>,
+    author: &str,
+) -> Result<u64, SettingsError> {
     let _update = master.lock_settings_update().await;
     let running = running_version(master)?;
+    check_expected(expected, running.number)?;
     let stored = master
         .store()
         .settings_version(target)
@@ -332,6 +337,15 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 /// The version named by `If-Match` (`N` or `"N"`), if the header is present.
+/// [`SettingsError::Conflict`] when a change based on version `expected` meets another
+/// running version.
+fn check_expected(expected: Option<u64>, running: u64) -> Result<(), SettingsError> {
+    match expected {
+        Some(expected) if expected != running => Err(SettingsError::Conflict { expected, running }),
+        _ => Ok(()),
+    }
+}
+
 fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     let Some(value) = headers.get(IF_MATCH) else {
         return Ok(None);

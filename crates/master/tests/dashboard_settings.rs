@@ -586,8 +586,30 @@ async fn a_version_page_shows_text_and_diff_and_rolls_back() {
     assert!(first.text.contains("soil_moisture &lt; 30"), "its text");
     assert!(first.text.contains("Roll back to this version"));
 
+    let stale = session
+        .post(
+            "/settings/rollback/1",
+            &[("csrf", &session.csrf), ("base", "1")],
+        )
+        .await;
+    assert_eq!(
+        stale.status, 409,
+        "the page showed version 1 running, 2 runs: {}",
+        stale.text
+    );
+    assert!(
+        stale
+            .text
+            .contains("Version 2 runs, not version 1; nothing changed.")
+    );
+    assert_eq!(history_len(&master).await, 2, "nothing stored");
+    let base = first.text.contains("name=\"base\" value=\"2\"");
+    assert!(base, "the form carries the running version: {}", first.text);
     let rolled = session
-        .post("/settings/rollback/1", &[("csrf", &session.csrf)])
+        .post(
+            "/settings/rollback/1",
+            &[("csrf", &session.csrf), ("base", "2")],
+        )
         .await;
     assert_eq!(rolled.status, 303, "{}", rolled.text);
     assert_eq!(rolled.location.as_deref(), Some("/settings?applied=3"));

@@ -133,6 +133,19 @@ async fn put_replaces_the_settings_lists_the_history_and_rollback_restores_a_ver
     let same = put_settings(&master, changed.clone()).await;
     assert_eq!(same.json(), json!({"version": 2, "changed": false}));
 
+    let stale = send(
+        master
+            .http
+            .post(format!("{}/api/v1/settings/rollback/1", master.base))
+            .bearer_auth(ADMIN_TOKEN)
+            .header("if-match", "1"),
+    )
+    .await;
+    assert_eq!(
+        stale.status, 409,
+        "If-Match names a version no longer running"
+    );
+    assert_eq!(stale.json()["error"]["code"], "version_conflict");
     let rollback = post_admin(&master, "/api/v1/settings/rollback/1").await;
     assert_eq!(rollback.status, 200, "{}", rollback.text);
     assert_eq!(rollback.json()["version"], 3);

@@ -45,11 +45,13 @@ pub struct EditForm {
     text: String,
 }
 
-/// A form with nothing but its CSRF token (Roll back).
+/// The Roll back form: its CSRF token and the version the page showed as running.
 #[derive(Debug, Deserialize)]
-pub struct CsrfForm {
+pub struct RollbackForm {
     #[serde(default)]
     csrf: String,
+    #[serde(default)]
+    base: String,
 }
 
 /// The session's name in the settings history (`dashboard session from ADDRESS`).
@@ -202,7 +204,7 @@ pub async fn post_rollback(
     logged: LoggedIn,
     SessionAuthor(author): SessionAuthor,
     Path(number): Path<String>,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<RollbackForm>,
 ) -> Response {
     if let Some(refusal) = logged.csrf_refusal(&form.csrf) {
         return refusal;
@@ -210,7 +212,7 @@ pub async fn post_rollback(
     let Ok(target) = number.parse::<u64>() else {
         return error_page(&logged, &unknown_version_named(&number));
     };
-    match roll_back(&master, target, &author).await {
+    match roll_back(&master, target, parse_base(&form.base), &author).await {
         Ok(version) => Redirect::to(&format!("/settings?applied={version}")).into_response(),
         Err(error) => version_page(&master, &logged, &number, Some(error)).await,
     }
@@ -250,9 +252,11 @@ async fn version_page(
             body,
             "<form method=\"post\" action=\"/settings/rollback/{target}\">\
              <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+             <input type=\"hidden\" name=\"base\" value=\"{}\">\
              <button type=\"submit\" id=\"rollback\">Roll back to this version</button> \
              <span class=\"muted\">its text becomes a new version, checked like any change</span></form>",
-            escape_html(&logged.session.csrf)
+            escape_html(&logged.session.csrf),
+            running.map_or_else(String::new, |number| number.to_string())
         );
     }
     if stored.diff.is_empty() {
