@@ -83,13 +83,10 @@ pub async fn get_overrides_page(
 pub async fn post_override_form(
     State(master): State<Arc<Master>>,
     Path((node, output, action)): Path<(String, String, String)>,
-    logged_in: Result<LoggedIn, Response>,
+    logged_in: LoggedIn,
     parts: Parts,
     Form(form): Form<OverrideForm>,
 ) -> Response {
-    let Ok(logged_in) = logged_in else {
-        return Redirect::to("/login?next=/overrides").into_response();
-    };
     if let Some(forbidden) = logged_in.csrf_refusal(&form.csrf) {
         return forbidden;
     }
