@@ -5,16 +5,8 @@
 mod common;
 
 use common::forms::{FormSession, anonymous_get, hidden};
-use common::{ADMIN_TOKEN, TestMaster, garden_toml};
+use common::{ADMIN_TOKEN, TestMaster, garden_toml, garden_with_threshold};
 use serde_json::json;
-
-/// The garden with the bed's valve switching ON below `threshold` instead of 30.
-fn garden_with_threshold(threshold: u32) -> String {
-    garden_toml("").replace(
-        r#"on_when = "soil_moisture < 30""#,
-        &format!(r#"on_when = "soil_moisture < {threshold}""#),
-    )
-}
 
 /// The running version's number and text, as the API reports them.
 async fn running(master: &TestMaster) -> (String, String) {

@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{ADMIN_TOKEN, TestMaster, garden_toml};
+use common::{ADMIN_TOKEN, TestMaster, garden_toml, garden_with_threshold};
 use plantkeeper_master::clock::ManualClock;
 use serde_json::{Value, json};
 
@@ -71,14 +71,6 @@ async fn post_admin(master: &TestMaster, path: &str) -> Answer {
             .bearer_auth(ADMIN_TOKEN),
     )
     .await
-}
-
-/// The garden with the bed's valve switching ON below `threshold` instead of 30.
-fn garden_with_threshold(threshold: u32) -> String {
-    garden_toml("").replace(
-        r#"on_when = "soil_moisture < 30""#,
-        &format!(r#"on_when = "soil_moisture < {threshold}""#),
-    )
 }
 
 const EVENTS_TODAY: &str = "/api/v1/events?from=2026-06-01T00:00:00Z&to=2026-06-02T00:00:00Z";

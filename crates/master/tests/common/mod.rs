@@ -56,6 +56,14 @@ require = ["level >= 20"]
     )
 }
 
+/// The garden with the bed's valve switching ON below `threshold` instead of 30.
+pub fn garden_with_threshold(threshold: u32) -> String {
+    garden_toml("").replace(
+        r#"on_when = "soil_moisture < 30""#,
+        &format!(r#"on_when = "soil_moisture < {threshold}""#),
+    )
+}
+
 /// Hex SHA-256 of a token.
 pub fn sha256_hex(token: &str) -> String {
     plantkeeper_master::auth::token_digest(token)
