@@ -10,7 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use plantkeeper_store::{EventRow, EventsQuery, ReadingsQuery};
 use serde::Serialize;
 
-use crate::dashboard::access::ApiReader;
+use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::master::Master;
 
@@ -153,7 +153,7 @@ pub fn node_views(master: &Master) -> Vec<NodeView> {
 /// `GET /api/v1/nodes`.
 pub async fn get_nodes(
     State(master): State<Arc<Master>>,
-    _reader: ApiReader,
+    _admin: Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     Ok(Json(serde_json::json!({ "nodes": node_views(&master) })))
 }
@@ -163,7 +163,7 @@ pub async fn get_readings(
     State(master): State<Arc<Master>>,
     Path(node_id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
-    _reader: ApiReader,
+    _admin: Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     if !master.settings().nodes.contains_key(&node_id) {
         return Err(ApiError::not_found(
@@ -226,7 +226,7 @@ pub async fn get_readings(
 pub async fn get_events(
     State(master): State<Arc<Master>>,
     Query(params): Query<HashMap<String, String>>,
-    _reader: ApiReader,
+    _admin: Admin,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     check_known_params(&params, &["from", "to", "node", "limit"])?;
     let (from, to) = time_range(&master, &params)?;

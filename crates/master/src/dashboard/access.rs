@@ -11,7 +11,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::sessions::Session;
-use crate::auth::require_admin;
 use crate::error::ApiError;
 use crate::master::Master;
 
@@ -73,31 +72,6 @@ pub fn came_over_tls(master: &Master, parts: &Parts) -> bool {
             .get("x-forwarded-proto")
             .and_then(|value| value.to_str().ok())
             .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
-}
-
-/// A reader of the API: the admin bearer token or a dashboard session (CONTRACT §4).
-#[derive(Debug)]
-pub struct ApiReader;
-
-impl FromRequestParts<Arc<Master>> for ApiReader {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        master: &Arc<Master>,
-    ) -> Result<Self, Self::Rejection> {
-        if parts
-            .headers
-            .contains_key(axum::http::header::AUTHORIZATION)
-        {
-            require_admin(master, &parts.headers)?;
-            return Ok(ApiReader);
-        }
-        if session_of(master, &parts.headers).is_some() {
-            return Ok(ApiReader);
-        }
-        require_admin(master, &parts.headers).map(|()| ApiReader)
-    }
 }
 
 /// The admin API's view of a dashboard session: `Ok(None)` without a live session;
