@@ -9,7 +9,12 @@
 //!
 //! Part 2 is the store itself: writers each sending reports of 4 readings for a fixed time,
 //! acknowledged reports counted, as in `sqlite_write`, with its rows per second (the report
-//! row and its readings rows) as a ratio to part 1's best `COPY`, measured in the same run.
+//! row and its readings rows) as a ratio to the best `COPY` of the run. Each case runs with one
+//! write connection (the writer alone) and with the default two lanes, side by side.
+//!
+//! Part 3 measures `COPY` of 4000-row transactions once more, after the store: the server's
+//! speed drifts over a run (checkpoints, autovacuum), and the ceiling is the best of every
+//! `COPY` measured, so the ratios err low.
 //!
 //! ```text
 //! cargo bench -p plantkeeper-store --bench postgres_write [-- SECONDS_PER_CASE]
@@ -72,21 +77,48 @@ fn main() {
             println!("{line}");
         }
         println!(
-            "part 2: the store, reports of 4 readings; rows/s counts the report row and its 4 \
-             readings rows; the ratio is to part 1's best COPY ({copy_ceiling:.0} rows/s)"
+            "part 2: the store, reports of 4 readings, with 1 write connection and with 2 lanes \
+             (the default); rows/s counts the report row and its 4 readings rows"
         );
         println!(
-            "{:>8} {:>12} {:>14} {:>12} {:>10}",
-            "writers", "reports/s", "readings/s", "rows/s", "/ COPY"
+            "{:>8} {:>6} {:>12} {:>14} {:>12}",
+            "writers", "conns", "reports/s", "readings/s", "rows/s"
+        );
+        let mut cases = Vec::new();
+        for writers in WRITER_COUNTS {
+            for connections in [1, 2] {
+                reset_schema(&client).await;
+                let reports_per_s = store_run(&url, writers, connections, duration).await;
+                let rows_per_s = reports_per_s * (1 + SENSORS.len()) as f64;
+                println!(
+                    "{writers:>8} {connections:>6} {reports_per_s:>12.0} {:>14.0} {rows_per_s:>12.0}",
+                    reports_per_s * SENSORS.len() as f64,
+                );
+                cases.push((writers, connections, rows_per_s));
+            }
+        }
+        let copy_again = raw_run(&client, Method::Copy, 4000, duration).await;
+        copy_ceiling = copy_ceiling.max(copy_again);
+        println!(
+            "part 3: COPY of 4000 rows per transaction again: {copy_again:.0} rows/s; \
+             ceiling (best COPY of the run) {copy_ceiling:.0} rows/s"
+        );
+        println!(
+            "{:>8} {:>12} {:>12} {:>8}",
+            "writers", "1 conn", "2 lanes", "lanes/1"
         );
         for writers in WRITER_COUNTS {
-            reset_schema(&client).await;
-            let reports_per_s = store_run(&url, writers, duration).await;
-            let rows_per_s = reports_per_s * (1 + SENSORS.len()) as f64;
+            let rate = |connections| {
+                cases
+                    .iter()
+                    .find(|case| case.0 == writers && case.1 == connections)
+                    .map_or(0.0, |case| case.2)
+            };
             println!(
-                "{writers:>8} {reports_per_s:>12.0} {:>14.0} {rows_per_s:>12.0} {:>10.3}",
-                reports_per_s * SENSORS.len() as f64,
-                rows_per_s / copy_ceiling
+                "{writers:>8} {:>12.3} {:>12.3} {:>8.2}",
+                rate(1) / copy_ceiling,
+                rate(2) / copy_ceiling,
+                rate(2) / rate(1)
             );
         }
         client
@@ -181,10 +213,12 @@ async fn raw_run(client: &Client, method: Method, rows: usize, duration: Duratio
     total as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Acknowledged reports per second with `writers` concurrent writers.
-async fn store_run(url: &str, writers: usize, duration: Duration) -> f64 {
+/// Acknowledged reports per second with `writers` concurrent writers and
+/// `write_connections`.
+async fn store_run(url: &str, writers: usize, write_connections: usize, duration: Duration) -> f64 {
     let options = PostgresOptions {
         schema: Some(SCHEMA.to_owned()),
+        write_connections,
         ..PostgresOptions::default()
     };
     let store = Arc::new(

@@ -3,7 +3,8 @@
 //! run, from the raw readings (`readings_without_rollup`), on a garden of `NODES` nodes × 4
 //! sensors reporting every 10 s for 30 days (259 200 readings per sensor; 20 nodes: 20.7 M
 //! rows). The data is bulk-loaded with SQL in time order (as reports arrive), the rollup
-//! computed from it with the same statement as the migrations' backfill; the queries go
+//! computed from it with the same statement as the migrations' backfill (PostgreSQL: and its
+//! watermark set after the last hour, as the writer's roll-up leaves it); the queries go
 //! through the store. Each query runs once to warm the cache, then `REPEATS` times: the
 //! median is printed, with the ratio raw / rollup and the largest difference of the answers.
 //!
@@ -169,7 +170,9 @@ async fn postgres(nodes: i64) {
              INSERT INTO readings_rollup (series_id, hour, samples, sum_value, min_value, max_value) \
              SELECT series_id, ts - ((ts % 3600000) + 3600000) % 3600000, \
                     count(*), sum(value), min(value), max(value) \
-             FROM readings GROUP BY 1, 2;",
+             FROM readings GROUP BY 1, 2; \
+             INSERT INTO meta (key, value) \
+             SELECT 'rollup_before', max(hour) + 3600000 FROM readings_rollup;",
             points = points_per_series()
         ))
         .await

@@ -6,9 +6,11 @@
 //! reads. `write()` returns only after the commit, and never acknowledges a batch whose commit
 //! it could not confirm (a broken connection answers an error, the writer reconnects).
 
+mod lanes;
 mod mutations;
 mod options;
 mod queries;
+mod rollup_watermark;
 mod schema;
 mod settings_versions;
 mod spool;
@@ -67,6 +69,14 @@ impl PostgresStore {
     /// migration fails. Messages never contain the password.
     pub async fn open(url: &str, options: PostgresOptions) -> Result<PostgresStore, StoreError> {
         let writer_config = options::connection_config(url, &options, "writer")?;
+        let lane_config = options::connection_config(url, &options, "writer lane")?;
+        // One connection: the writer's own does everything; more: each is a lane, and the
+        // writer keeps its own for the work that must stay in order.
+        let lanes = if options.write_connections > 1 {
+            options.write_connections
+        } else {
+            0
+        };
         let reader_config = options::connection_config(url, &options, "reader")?;
         let shown_url = redacted_url(url);
         let in_context = |error: StoreError| match error {
@@ -104,6 +114,7 @@ impl PostgresStore {
             spool,
             spooled.clone(),
             options.retention,
+            lanes::Lanes::start(lanes, &lane_config),
         )
         .await
         .map_err(in_context)?;

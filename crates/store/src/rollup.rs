@@ -1,8 +1,10 @@
 //! The hourly rollup both engines keep beside the raw readings: one row per series and hour
-//! with `samples, sum_value, min_value, max_value`, maintained by the writer in the same
-//! transaction as the raw insert. A readings query whose `step` is a whole number of hours
-//! reads the rollup for the whole hours of its range and the raw readings only for the partial
-//! hours at its ends ([`Plan`]); the parts are merged per bucket ([`merge`]), so the answer
+//! with `samples, sum_value, min_value, max_value`, maintained by the writer: SQLite in the
+//! same transaction as the raw insert, PostgreSQL for the hours before a watermark that it
+//! moves forward once an hour (see `postgres/rollup_watermark.rs`). A readings query whose
+//! `step` is a whole number of hours reads the rollup for the whole hours of its range that
+//! are rolled up, and the raw readings for the others: the partial hours at its ends and the
+//! hours after the watermark ([`Plan`]); the parts are merged per bucket ([`merge`]), so the answer
 //! equals the raw average within float rounding. A shorter step over hours whose raw readings
 //! retention already deleted gets those hours' averages instead ([`expired_hours`]).
 
@@ -53,6 +55,9 @@ impl HourlyAggregates {
     }
 }
 
+/// The `rolled_up_before` of [`Plan::of`] for a rollup that holds every hour.
+pub(crate) const EVERY_HOUR: i64 = i64::MAX;
+
 /// How a bucketed query is split between the rollup and the raw readings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Plan {
@@ -65,9 +70,12 @@ pub(crate) struct Plan {
 }
 
 impl Plan {
-    /// The plan of `query`, or `None` when the rollup cannot answer it: no step, a step that is
-    /// not a whole number of hours, or a range without a whole hour.
-    pub(crate) fn of(query: &ReadingsQuery) -> Option<Plan> {
+    /// The plan of `query` for a rollup that holds every hour starting before
+    /// `rolled_up_before` (a whole hour; [`EVERY_HOUR`] when it holds them all, as in SQLite),
+    /// or `None` when the rollup cannot answer it: no step, a step that is not a whole number of
+    /// hours, or a range without a whole hour that is rolled up. The whole hours at or after
+    /// `rolled_up_before` are read raw with the partial hour at the end.
+    pub(crate) fn of(query: &ReadingsQuery, rolled_up_before: i64) -> Option<Plan> {
         let step = query.step_ms?;
         if step < HOUR_MS || step % HOUR_MS != 0 {
             return None;
@@ -78,7 +86,7 @@ impl Plan {
             } else {
                 HOUR_MS
             };
-        let end_whole = floor_to(query.to_ms, HOUR_MS);
+        let end_whole = floor_to(query.to_ms, HOUR_MS).min(rolled_up_before);
         if first_whole >= end_whole {
             return None;
         }
@@ -152,7 +160,10 @@ mod tests {
 
     #[test]
     fn plan_reads_whole_hours_from_the_rollup_and_the_ends_raw() {
-        let plan = Plan::of(&query(-30 * 60_000, 3 * HOUR_MS + 5, Some(2 * HOUR_MS)));
+        let plan = Plan::of(
+            &query(-30 * 60_000, 3 * HOUR_MS + 5, Some(2 * HOUR_MS)),
+            EVERY_HOUR,
+        );
         assert_eq!(
             plan,
             Some(Plan {
@@ -161,16 +172,48 @@ mod tests {
                 step: 2 * HOUR_MS,
             })
         );
-        let aligned = Plan::of(&query(HOUR_MS, 5 * HOUR_MS, Some(HOUR_MS)));
+        let aligned = Plan::of(&query(HOUR_MS, 5 * HOUR_MS, Some(HOUR_MS)), EVERY_HOUR);
         assert_eq!(aligned.map(|plan| plan.raw), Some(vec![]));
     }
 
     #[test]
+    fn plan_reads_the_hours_not_rolled_up_yet_raw() {
+        let plan = Plan::of(&query(0, 5 * HOUR_MS + 5, Some(HOUR_MS)), 3 * HOUR_MS);
+        assert_eq!(
+            plan,
+            Some(Plan {
+                hourly: (0, 3 * HOUR_MS),
+                raw: vec![(3 * HOUR_MS, 5 * HOUR_MS + 5)],
+                step: HOUR_MS,
+            })
+        );
+        assert_eq!(
+            Plan::of(&query(HOUR_MS, 5 * HOUR_MS, Some(HOUR_MS)), HOUR_MS),
+            None,
+            "nothing of the range rolled up"
+        );
+        assert_eq!(
+            Plan::of(&query(HOUR_MS, 5 * HOUR_MS, Some(HOUR_MS)), i64::MIN),
+            None,
+            "an empty rollup"
+        );
+    }
+
+    #[test]
     fn plan_refuses_steps_that_are_not_whole_hours_and_ranges_without_a_whole_hour() {
-        assert_eq!(Plan::of(&query(0, 10 * HOUR_MS, None)), None);
-        assert_eq!(Plan::of(&query(0, 10 * HOUR_MS, Some(90 * 60_000))), None);
-        assert_eq!(Plan::of(&query(0, 10 * HOUR_MS, Some(60_000))), None);
-        assert_eq!(Plan::of(&query(1, HOUR_MS + 1, Some(HOUR_MS))), None);
+        assert_eq!(Plan::of(&query(0, 10 * HOUR_MS, None), EVERY_HOUR), None);
+        assert_eq!(
+            Plan::of(&query(0, 10 * HOUR_MS, Some(90 * 60_000)), EVERY_HOUR),
+            None
+        );
+        assert_eq!(
+            Plan::of(&query(0, 10 * HOUR_MS, Some(60_000)), EVERY_HOUR),
+            None
+        );
+        assert_eq!(
+            Plan::of(&query(1, HOUR_MS + 1, Some(HOUR_MS)), EVERY_HOUR),
+            None
+        );
     }
 
     #[test]

@@ -4,16 +4,19 @@
 //! [`apply`] sends `BEGIN`, the reports with their readings (one statement: a data-modifying
 //! CTE that inserts the readings of the reports it inserted), the state changes and the events
 //! at once: one round trip for a group of writes. The updates of existing rows — the hourly
-//! rollup's upsert of the new readings and the receive times of retried reports, which depend
+//! rollup's upsert of new readings in hours already rolled up (see [`super::rollup_watermark`])
+//! and the receive times of retried reports, which depend
 //! on which reports that insert stored — are returned as [`Deferred`], and [`finish`] sends
 //! them with the `COMMIT`: a second round trip (plus the server's WAL flush). The functions
 //! never commit on their own: `finish` commits only when asked to.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use tokio_postgres::GenericClient;
 
 use super::database_error;
+use super::rollup_watermark::is_rolled_up;
 use super::settings_versions;
 use super::statements::Statements;
 use crate::rollup::HourlyAggregates;
@@ -49,6 +52,17 @@ impl Work {
     }
 }
 
+/// The newest receive time of the reports in `works`, if any.
+pub(crate) fn newest_received_at(works: &[Work]) -> Option<i64> {
+    works
+        .iter()
+        .filter_map(|work| match work {
+            Work::Write(batch) => batch.reports.iter().map(|r| r.received_at_ms).max(),
+            _ => None,
+        })
+        .max()
+}
+
 /// What one job's work produced, answered after the commit.
 pub(crate) enum Outcome {
     /// The receipt of a [`Work::Write`].
@@ -71,7 +85,8 @@ pub(crate) enum Opening {
 }
 
 /// The updates a group sends with its commit ([`finish`]): the hourly rollup rows of the new
-/// readings (in key order) and the receive times of retried reports.
+/// readings in hours already rolled up (in key order) and the receive times of retried
+/// reports.
 #[derive(Default)]
 pub(crate) struct Deferred {
     hourly: HourlyAggregates,
@@ -88,13 +103,15 @@ struct RetriedReports {
 }
 
 /// Applies `works` on `client`, in order, except the [`Deferred`] updates; returns one outcome
-/// per work and those updates. With [`Opening::Begin`] it opens the transaction.
+/// per work and those updates. With [`Opening::Begin`] it opens the transaction. Readings
+/// before `rolled_up_before` (the rollup's watermark) are added to the hourly rollup.
 pub(crate) async fn apply(
     client: &(impl GenericClient + Sync),
     statements: &Statements,
     series: &mut SeriesIds,
     works: &[&Work],
     opening: Opening,
+    rolled_up_before: Option<i64>,
 ) -> Result<(Vec<Outcome>, Deferred), StoreError> {
     let batches: Vec<&WriteBatch> = works
         .iter()
@@ -103,7 +120,15 @@ pub(crate) async fn apply(
             _ => None,
         })
         .collect();
-    let (receipts, deferred) = write_batches(client, statements, series, &batches, opening).await?;
+    let (receipts, deferred) = write_batches(
+        client,
+        statements,
+        series,
+        &batches,
+        opening,
+        rolled_up_before,
+    )
+    .await?;
     let mut receipts = receipts.into_iter();
     let mut outcomes = Vec::with_capacity(works.len());
     for work in works {
@@ -174,6 +199,7 @@ async fn write_batches(
     series: &mut SeriesIds,
     batches: &[&WriteBatch],
     opening: Opening,
+    rolled_up_before: Option<i64>,
 ) -> Result<(Vec<WriteReceipt>, Deferred), StoreError> {
     let reports: Vec<&ReportRecord> = batches.iter().flat_map(|batch| &batch.reports).collect();
     let plan = ReportPlan::of(&reports);
@@ -267,7 +293,11 @@ async fn write_batches(
 
     let mut deferred = Deferred::default();
     for (report, _) in reports.iter().zip(&new).filter(|(_, is_new)| **is_new) {
-        for reading in &report.readings {
+        let late = report
+            .readings
+            .iter()
+            .filter(|reading| is_rolled_up(rolled_up_before, reading.at_ms));
+        for reading in late {
             let id = series.get(&report.node, &reading.sensor).ok_or_else(|| {
                 StoreError::Database(format!(
                     "series {}/{} was not created",
@@ -579,10 +609,11 @@ async fn next_epoch(
         .ok_or_else(|| StoreError::Database(format!("the stored epoch {epoch} is invalid")))
 }
 
-/// The writer's cache of series ids by node, then sensor.
-#[derive(Debug, Default)]
+/// The writer's cache of series ids by node, then sensor. Cloning it is cheap (the map is
+/// shared until one of the clones changes it): the writer lends it to its lanes.
+#[derive(Debug, Default, Clone)]
 pub(crate) struct SeriesIds {
-    by_node: HashMap<String, HashMap<String, i64>>,
+    by_node: Arc<HashMap<String, HashMap<String, i64>>>,
 }
 
 impl SeriesIds {
@@ -595,7 +626,10 @@ impl SeriesIds {
     }
 
     /// Whether some pair is not cached yet.
-    fn any_missing<'a>(&self, mut pairs: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
+    pub(crate) fn any_missing<'a>(
+        &self,
+        mut pairs: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> bool {
         pairs.any(|(node, sensor)| self.get(node, sensor).is_none())
     }
 
@@ -622,8 +656,9 @@ impl SeriesIds {
             .query(&statements.select_series, &[&nodes, &sensors])
             .await
             .map_err(database_error("looking up series"))?;
+        let by_node = Arc::make_mut(&mut self.by_node);
         for row in rows {
-            self.by_node
+            by_node
                 .entry(row.get(1))
                 .or_default()
                 .insert(row.get(2), row.get(0));
@@ -634,6 +669,6 @@ impl SeriesIds {
     /// Forgets every id: called when a transaction is rolled back, since a series created
     /// inside it no longer exists.
     pub(crate) fn forget_all(&mut self) {
-        self.by_node.clear();
+        self.by_node = Arc::default();
     }
 }

@@ -24,6 +24,11 @@ pub struct PostgresOptions {
     pub max_batch: usize,
     /// Connections of the read pool (at least one), beside the writer's own connection.
     pub read_connections: usize,
+    /// Connections committing reports and readings at the same time, so the server uses more
+    /// than one core. 1 (or 0): the writer's own connection commits everything, one group after
+    /// another; more: that many lanes, and the writer keeps its own connection for the work
+    /// that must stay in order (see `docs/storage.md`).
+    pub write_connections: usize,
     /// The local spool file (SQLite) where writes go, durably, while the database is
     /// unreachable, replayed when it is back; `None`: such writes fail (see `docs/storage.md`).
     pub spool: Option<PathBuf>,
@@ -37,6 +42,7 @@ impl Default for PostgresOptions {
             schema: None,
             max_batch: 2000,
             read_connections: 4,
+            write_connections: 2,
             spool: None,
             retention: Retention::default(),
         }

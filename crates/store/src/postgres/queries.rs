@@ -5,7 +5,7 @@ use deadpool_postgres::Client;
 use tokio_postgres::Row;
 
 use super::database_error;
-use crate::rollup::{PartialBucket, Plan, expired_hours, merge, with_expired_hours};
+use crate::rollup::{EVERY_HOUR, PartialBucket, Plan, expired_hours, merge, with_expired_hours};
 use crate::{
     EXPORT_CHUNK_ROWS, Event, EventRow, EventsQuery, ExportQuery, ExportRow, Point, ReadingsQuery,
     StateChange, StoreError,
@@ -58,8 +58,22 @@ pub(crate) async fn readings(
     if query.limit == 0 || query.from_ms >= query.to_ms {
         return Ok(Vec::new());
     }
-    if let Some(plan) = Plan::of(query).filter(|_| use_rollup) {
-        return rollup_readings(client, query, &plan).await;
+    if use_rollup && Plan::of(query, EVERY_HOUR).is_some() {
+        let lookup = client
+            .prepare_cached(SERIES_AND_WATERMARK)
+            .await
+            .map_err(database_error("looking up a series"))?;
+        let Some(row) = client
+            .query_opt(&lookup, &[&query.node, &query.sensor])
+            .await
+            .map_err(database_error("looking up a series"))?
+        else {
+            return Ok(Vec::new());
+        };
+        let rolled_up_before: Option<i64> = row.get(1);
+        if let Some(plan) = Plan::of(query, rolled_up_before.unwrap_or(i64::MIN)) {
+            return rollup_readings(client, row.get(0), query, &plan).await;
+        }
     }
     let limit = sql_limit(query.limit);
     let common = (&query.node, &query.sensor, &query.from_ms, &query.to_ms);
@@ -143,24 +157,21 @@ const RAW_BUCKETS: &str = "SELECT \
      FROM readings WHERE series_id = $1 AND ts >= $2 AND ts < $3 \
      GROUP BY bucket ORDER BY bucket LIMIT $5";
 
-/// A whole-hour `step` query answered from the rollup, the partial end hours from raw readings.
+/// The id of series `($1, $2)` and the rollup's watermark (NULL: nothing rolled up), read
+/// together so that the plan and the rollup rows it reads agree (the watermark only moves
+/// forward, and the rows before it are committed with it).
+const SERIES_AND_WATERMARK: &str = "SELECT id, \
+         (SELECT value FROM meta WHERE key = 'rollup_before') \
+     FROM series WHERE node = $1 AND sensor = $2";
+
+/// A whole-hour `step` query of series `series_id` answered from the rollup for the hours
+/// rolled up, from raw readings for the others.
 async fn rollup_readings(
     client: &Client,
+    series_id: i64,
     query: &ReadingsQuery,
     plan: &Plan,
 ) -> Result<Vec<Point>, StoreError> {
-    let lookup = client
-        .prepare_cached("SELECT id FROM series WHERE node = $1 AND sensor = $2")
-        .await
-        .map_err(database_error("looking up a series"))?;
-    let Some(series) = client
-        .query_opt(&lookup, &[&query.node, &query.sensor])
-        .await
-        .map_err(database_error("looking up a series"))?
-    else {
-        return Ok(Vec::new());
-    };
-    let series_id: i64 = series.get(0);
     let limit = sql_limit(query.limit);
     let parts = std::iter::once((ROLLUP_BUCKETS, plan.hourly))
         .chain(plan.raw.iter().map(|range| (RAW_BUCKETS, *range)));

@@ -36,6 +36,11 @@ pub(crate) struct Statements {
     pub(crate) mark_drained: Statement,
     /// Adds `(series_id, hour, samples, sum, min, max)` rows to the hourly rollup.
     pub(crate) upsert_rollup: Statement,
+    /// Adds the raw readings of `[$1, $2)` to the hourly rollup, found series by series through
+    /// the `(series_id, ts)` index (see `rollup_watermark`).
+    pub(crate) roll_up_hours: Statement,
+    /// Sets the rollup watermark to `$1`.
+    pub(crate) set_rollup_before: Statement,
     /// Deletes about `$2` raw readings older than `$1`, found series by series through the
     /// `(series_id, ts)` index. Rows are named by `(series_id, ts)`, not `ctid`, which is not
     /// unique across the chunks of a TimescaleDB hypertable (every row so named is expired).
@@ -138,6 +143,26 @@ impl Statements {
                      sum_value = readings_rollup.sum_value + excluded.sum_value, \
                      min_value = LEAST(readings_rollup.min_value, excluded.min_value), \
                      max_value = GREATEST(readings_rollup.max_value, excluded.max_value)",
+            )
+            .await?,
+            roll_up_hours: prepare(
+                "INSERT INTO readings_rollup \
+                     (series_id, hour, samples, sum_value, min_value, max_value) \
+                 SELECT r.series_id, r.ts - ((r.ts % 3600000) + 3600000) % 3600000 AS hour, \
+                     count(*), sum(r.value), min(r.value), max(r.value) \
+                 FROM series s CROSS JOIN LATERAL (SELECT series_id, ts, value FROM readings \
+                     WHERE series_id = s.id AND ts >= $1 AND ts < $2) r \
+                 GROUP BY 1, 2 \
+                 ON CONFLICT (series_id, hour) DO UPDATE SET \
+                     samples = readings_rollup.samples + excluded.samples, \
+                     sum_value = readings_rollup.sum_value + excluded.sum_value, \
+                     min_value = LEAST(readings_rollup.min_value, excluded.min_value), \
+                     max_value = GREATEST(readings_rollup.max_value, excluded.max_value)",
+            )
+            .await?,
+            set_rollup_before: prepare(
+                "INSERT INTO meta (key, value) VALUES ('rollup_before', $1) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             )
             .await?,
             expire_readings: prepare(

@@ -33,7 +33,9 @@ use tokio_postgres::{Client, Config};
 use tracing::{debug, error, info, warn};
 
 use super::connect;
-use super::mutations::{self, Opening, Outcome, SeriesIds, Work};
+use super::lanes::{self, IdleLane, LaneReport, Lanes};
+use super::mutations::{self, Opening, Outcome, SeriesIds, Work, newest_received_at};
+use super::rollup_watermark;
 use super::spool::{Spool, Spooled};
 use super::statements::Statements;
 use crate::{Retention, StoreError, WriteBatch, WriteReceipt};
@@ -78,7 +80,7 @@ pub(crate) enum JobReply {
 
 impl JobReply {
     /// Delivers the outcome; a waiter that gave up (its future was dropped) is skipped.
-    fn send(self, result: Result<Outcome, StoreError>) {
+    pub(crate) fn send(self, result: Result<Outcome, StoreError>) {
         let mismatch =
             || StoreError::Database("internal error: a job got another kind of outcome".to_owned());
         match self {
@@ -106,10 +108,19 @@ impl JobReply {
     }
 }
 
-/// The writer's connection and its prepared statements.
-struct Connection {
-    client: Client,
-    statements: Statements,
+/// A writing connection (the writer's or a lane's) and its prepared statements.
+pub(crate) struct Connection {
+    pub(crate) client: Client,
+    pub(crate) statements: Statements,
+}
+
+impl Connection {
+    /// Connects with `config` and prepares the statements.
+    pub(crate) async fn open(config: &Config) -> Result<Connection, StoreError> {
+        let client = connect(config).await?;
+        let statements = Statements::prepare(&client).await?;
+        Ok(Connection { client, statements })
+    }
 }
 
 /// Starts the writer task on `client`; `config` serves to reconnect. The task runs until
@@ -121,8 +132,10 @@ pub(crate) async fn spawn(
     spool: Option<Spool>,
     spooled: Arc<AtomicUsize>,
     retention: Retention,
+    lanes: Lanes,
 ) -> Result<(mpsc::Sender<Command>, JoinHandle<()>), StoreError> {
     let statements = Statements::prepare(&client).await?;
+    let rolled_up_before = rollup_watermark::load(&client).await?;
     let spool_pending = match &spool {
         Some(spool) => blocking(spool, Spool::pending).await?,
         None => 0,
@@ -136,11 +149,13 @@ pub(crate) async fn spawn(
     }
     let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
     let writer = Writer {
+        lanes,
         config,
         connection: Some(Connection { client, statements }),
         series: SeriesIds::default(),
         max_batch: max_batch.max(1),
         retention,
+        rolled_up_before,
         reconnect_delay: FIRST_RECONNECT_DELAY,
         reconnect_not_before: None,
         transactions_since_prune: 0,
@@ -156,12 +171,16 @@ pub(crate) async fn spawn(
 
 struct Writer {
     config: Config,
+    /// More connections committing plain write groups beside this one ([`lanes`]).
+    lanes: Lanes,
     /// `None` after the connection broke, until a reconnection succeeds.
     connection: Option<Connection>,
     series: SeriesIds,
     max_batch: usize,
     /// How long readings and hourly rollups are kept.
     retention: Retention,
+    /// The hourly rollup's watermark ([`rollup_watermark`]), as committed.
+    rolled_up_before: Option<i64>,
     /// The wait before the next reconnection attempt after this one fails.
     reconnect_delay: Duration,
     /// No reconnection attempt before this (back-off after a failed one).
@@ -192,7 +211,21 @@ enum GroupOutcome {
 impl Writer {
     async fn run(mut self, mut receiver: mpsc::Receiver<Command>) {
         let mut close_replies = Vec::new();
-        while let Some(first) = self.next_command(&mut receiver).await {
+        while let Some(input) = self.next_input(&mut receiver).await {
+            let first = match input {
+                Input::Command(command) => command,
+                Input::Lane(report) => {
+                    self.take_lane_report(report).await;
+                    continue;
+                }
+            };
+            // Lanes only while the database is up and the spool empty, so a lane never tries a
+            // connection the writer knows is down. Waiting for one lets the queue fill.
+            let lane = if self.connection.is_some() && self.spool_pending == 0 {
+                self.lanes.idle_lane().await
+            } else {
+                None
+            };
             let mut group = Vec::new();
             let mut rows = 0;
             let mut next = Some(first);
@@ -216,9 +249,18 @@ impl Writer {
                 };
             }
             if !group.is_empty() {
-                self.commit_group(group).await;
+                self.commit_group(group, lane).await;
+                self.roll_up_when_due().await;
                 self.prune_now_and_then().await;
             }
+        }
+        // Groups still on lanes, and those they hand back.
+        loop {
+            self.lanes.wait_idle().await;
+            let Some(report) = self.lanes.try_report() else {
+                break;
+            };
+            self.take_lane_report(report).await;
         }
         debug!("PostgreSQL store writer stopped, everything queued is committed");
         for reply in close_replies {
@@ -227,24 +269,60 @@ impl Writer {
         }
     }
 
-    /// Applies `group` in one transaction and answers every job after the commit.
-    async fn commit_group(&mut self, group: Vec<Job>) {
-        let (works, replies): (Vec<Work>, Vec<JobReply>) =
-            group.into_iter().map(|job| (job.work, job.reply)).unzip();
-        let newest = works
-            .iter()
-            .filter_map(|work| match work {
-                Work::Write(batch) => batch.reports.iter().map(|r| r.received_at_ms).max(),
-                _ => None,
-            })
-            .max();
+    /// Gives the jobs of `group` that suit a lane to `lane`, if any, and applies the others in
+    /// one transaction on the writer's connection; every job is answered after its commit.
+    async fn commit_group(&mut self, group: Vec<Job>, lane: Option<IdleLane>) {
+        let (for_lane, here): (Vec<Job>, Vec<Job>) = match lane {
+            Some(_) => group
+                .into_iter()
+                .partition(|job| lanes::suits_a_lane(&job.work, &self.series)),
+            None => (Vec::new(), group),
+        };
+        if let Some(lane) = lane.filter(|_| !for_lane.is_empty()) {
+            let (works, replies) = for_lane
+                .into_iter()
+                .map(|job| (job.work, job.reply))
+                .unzip();
+            let given = self
+                .lanes
+                .give(lane, works, replies, &self.series, self.rolled_up_before);
+            if let Err((works, replies)) = given {
+                self.commit_here(works, replies).await;
+            }
+        }
+        if !here.is_empty() {
+            let (works, replies) = here.into_iter().map(|job| (job.work, job.reply)).unzip();
+            self.commit_here(works, replies).await;
+        }
+    }
+
+    /// What a lane reported: a committed group counts as the writer's own; a group handed back
+    /// is applied here.
+    async fn take_lane_report(&mut self, report: LaneReport) {
+        match report {
+            LaneReport::Committed {
+                newest_received_at_ms,
+            } => self.committed(newest_received_at_ms),
+            LaneReport::Returned { works, replies } => self.commit_here(works, replies).await,
+        }
+    }
+
+    /// Counts a committed group whose newest receive time is `newest`.
+    fn committed(&mut self, newest: Option<i64>) {
+        self.newest_received_at_ms = self.newest_received_at_ms.max(newest);
+        self.transactions_since_prune = self.transactions_since_prune.saturating_add(1);
+    }
+
+    /// Applies the works in one transaction on the writer's connection (or the spool) and
+    /// answers every job after the commit.
+    async fn commit_here(&mut self, works: Vec<Work>, replies: Vec<JobReply>) {
+        let newest = newest_received_at(&works);
         let results = match self.apply_group(&works).await {
             GroupOutcome::Done(results) => results,
             GroupOutcome::Unreachable(error) => self.spool_group(&works, error).await,
         };
         if results.iter().any(Result::is_ok) {
-            self.newest_received_at_ms = self.newest_received_at_ms.max(newest);
-            self.transactions_since_prune = self.transactions_since_prune.saturating_add(1);
+            self.committed(newest);
         }
         for (reply, result) in replies.into_iter().zip(results) {
             reply.send(result);
@@ -264,7 +342,14 @@ impl Writer {
             return GroupOutcome::Unreachable(StoreError::Database("not connected".to_owned()));
         };
         let all: Vec<&Work> = works.iter().collect();
-        let error = match group_transaction(connection, &mut self.series, &all).await {
+        let error = match group_transaction(
+            connection,
+            &mut self.series,
+            self.rolled_up_before,
+            &all,
+        )
+        .await
+        {
             Ok(outcomes) => return GroupOutcome::Done(outcomes.into_iter().map(Ok).collect()),
             Err(error) => error,
         };
@@ -282,7 +367,7 @@ impl Writer {
             return fail_all(&error);
         }
         debug!(%error, "group failed; applying each job in its own savepoint");
-        match savepoint_per_job(connection, &mut self.series, works).await {
+        match savepoint_per_job(connection, &mut self.series, self.rolled_up_before, works).await {
             Ok(results) => GroupOutcome::Done(results),
             Err(error) => {
                 self.series.forget_all();
@@ -356,15 +441,19 @@ impl Writer {
         self.spooled.store(pending, Ordering::Release);
     }
 
-    /// The next command. While the spool holds batches and nothing is queued, replays them one
-    /// by one, and between failed attempts waits for a command or the next reconnection.
-    async fn next_command(&mut self, receiver: &mut mpsc::Receiver<Command>) -> Option<Command> {
+    /// The next command or lane report (reports first). While the spool holds batches and
+    /// nothing is queued, replays them one by one, and between failed attempts waits for input
+    /// or the next reconnection.
+    async fn next_input(&mut self, receiver: &mut mpsc::Receiver<Command>) -> Option<Input> {
         loop {
+            if let Some(report) = self.lanes.try_report() {
+                return Some(Input::Lane(report));
+            }
             if self.spool_pending == 0 || self.closing {
-                return receiver.recv().await;
+                return wait_input(&mut self.lanes, receiver).await;
             }
             match receiver.try_recv() {
-                Ok(command) => return Some(command),
+                Ok(command) => return Some(Input::Command(command)),
                 Err(TryRecvError::Disconnected) => return None,
                 Err(TryRecvError::Empty) => {}
             }
@@ -377,8 +466,10 @@ impl Writer {
                     not_before.saturating_duration_since(Instant::now())
                 })
                 .max(FIRST_RECONNECT_DELAY);
-            if let Ok(command) = tokio::time::timeout(wait, receiver.recv()).await {
-                return command;
+            if let Ok(input) =
+                tokio::time::timeout(wait, wait_input(&mut self.lanes, receiver)).await
+            {
+                return input;
             }
         }
     }
@@ -406,7 +497,15 @@ impl Writer {
             return false;
         };
         let id = spooled.id;
-        match replay(connection, &mut self.series, spool.identity(), spooled).await {
+        match replay(
+            connection,
+            &mut self.series,
+            self.rolled_up_before,
+            spool.identity(),
+            spooled,
+        )
+        .await
+        {
             Ok(fresh) => debug!(batch = id, fresh, "replayed a spooled batch"),
             Err(replay_error) => {
                 self.series.forget_all();
@@ -452,13 +551,7 @@ impl Writer {
                 )));
             }
         }
-        let connected = async {
-            let client = connect(&self.config).await?;
-            let statements = Statements::prepare(&client).await?;
-            Ok::<_, StoreError>(Connection { client, statements })
-        }
-        .await;
-        match connected {
+        match Connection::open(&self.config).await {
             Ok(connection) => {
                 info!("PostgreSQL store writer reconnected");
                 self.connection = Some(connection);
@@ -483,6 +576,46 @@ impl Writer {
         self.series.forget_all();
     }
 
+    /// Rolls up the hours past since the last roll-up, if any ([`rollup_watermark::due`]).
+    /// A failure is logged and tried again after the next group: until then those hours are
+    /// read raw, which is slower but exact.
+    async fn roll_up_when_due(&mut self) {
+        let Some(to) = self
+            .newest_received_at_ms
+            .and_then(|newest| rollup_watermark::due(self.rolled_up_before, newest))
+        else {
+            return;
+        };
+        if self.connection.is_none() {
+            return;
+        }
+        // Groups on lanes use the current watermark: they must be committed before it moves.
+        self.lanes.wait_idle().await;
+        let Some(connection) = self.connection.as_mut() else {
+            return;
+        };
+        let started = Instant::now();
+        match rollup_watermark::roll_up(
+            &mut connection.client,
+            &connection.statements,
+            self.rolled_up_before,
+            to,
+        )
+        .await
+        {
+            Ok(()) => {
+                debug!(
+                    from = ?self.rolled_up_before,
+                    to,
+                    ms = started.elapsed().as_millis(),
+                    "rolled up the past hours"
+                );
+                self.rolled_up_before = Some(to);
+            }
+            Err(error) => warn!(%error, "rolling up the past hours failed; will try again"),
+        }
+    }
+
     /// Deletes old `reports` rows, expired raw readings and expired hourly rollups every
     /// [`PRUNE_EVERY_TRANSACTIONS`] transactions, after the waiters have been answered, each
     /// statement on its own (autocommit) and of at most about [`PRUNE_ROWS_AT_ONCE`] rows.
@@ -497,22 +630,25 @@ impl Writer {
         };
         self.transactions_since_prune = 0;
         let statements = &connection.statements;
+        // Raw readings not rolled up yet are kept until they are.
+        let readings_before_ms = newest
+            .saturating_sub(self.retention.keep_raw_ms)
+            .min(self.rolled_up_before.unwrap_or(i64::MIN));
         let jobs = [
-            ("reports", &statements.prune_reports, REPORTS_KEPT_MS),
             (
-                "readings",
-                &statements.expire_readings,
-                self.retention.keep_raw_ms,
+                "reports",
+                &statements.prune_reports,
+                newest.saturating_sub(REPORTS_KEPT_MS),
             ),
+            ("readings", &statements.expire_readings, readings_before_ms),
             (
                 "hourly rollups",
                 &statements.expire_rollup,
-                self.retention.keep_hourly_ms,
+                newest.saturating_sub(self.retention.keep_hourly_ms),
             ),
         ];
         self.prune_unfinished = false;
-        for (what, statement, kept_ms) in jobs {
-            let before_ms = newest.saturating_sub(kept_ms);
+        for (what, statement, before_ms) in jobs {
             match connection
                 .client
                 .execute(statement, &[&before_ms, &PRUNE_ROWS_AT_ONCE])
@@ -529,6 +665,21 @@ impl Writer {
                 }
             }
         }
+    }
+}
+
+/// What the writer takes next: a command, or the report of a lane.
+enum Input {
+    Command(Command),
+    Lane(LaneReport),
+}
+
+/// Waits for the next command or lane report; `None` once the queue is closed and empty.
+async fn wait_input(lanes: &mut Lanes, receiver: &mut mpsc::Receiver<Command>) -> Option<Input> {
+    tokio::select! {
+        biased;
+        Some(report) = lanes.next_report() => Some(Input::Lane(report)),
+        command = receiver.recv() => command.map(Input::Command),
     }
 }
 
@@ -557,6 +708,7 @@ fn now_ms() -> i64 {
 async fn replay(
     connection: &mut Connection,
     series: &mut SeriesIds,
+    rolled_up_before: Option<i64>,
     identity: &str,
     spooled: Spooled,
 ) -> Result<bool, StoreError> {
@@ -583,6 +735,7 @@ async fn replay(
             series,
             &[&work],
             Opening::InTransaction,
+            rolled_up_before,
         )
         .await?;
         mutations::finish(&transaction, statements, &deferred, false).await?;
@@ -596,15 +749,16 @@ async fn replay(
 
 /// Whether `client` still answers, after a failure: the failure may have been the connection
 /// dying before the client noticed (`is_closed` is set only once its task has ended).
-async fn is_usable(client: &Client) -> bool {
+pub(crate) async fn is_usable(client: &Client) -> bool {
     !client.is_closed() && client.simple_query("").await.is_ok()
 }
 
 /// Applies every work in one transaction and commits it. On an error the transaction may be
 /// left open (aborted): the caller rolls it back.
-async fn group_transaction(
+pub(crate) async fn group_transaction(
     connection: &Connection,
     series: &mut SeriesIds,
+    rolled_up_before: Option<i64>,
     works: &[&Work],
 ) -> Result<Vec<Outcome>, StoreError> {
     let statements = &connection.statements;
@@ -614,6 +768,7 @@ async fn group_transaction(
         series,
         works,
         Opening::Begin,
+        rolled_up_before,
     )
     .await?;
     mutations::finish(&connection.client, statements, &deferred, true).await?;
@@ -625,6 +780,7 @@ async fn group_transaction(
 async fn savepoint_per_job(
     connection: &mut Connection,
     series: &mut SeriesIds,
+    rolled_up_before: Option<i64>,
     works: &[Work],
 ) -> Result<Vec<Result<Outcome, StoreError>>, StoreError> {
     let database_error = super::database_error;
@@ -647,6 +803,7 @@ async fn savepoint_per_job(
                 series,
                 &[work],
                 Opening::InTransaction,
+                rolled_up_before,
             )
             .await?;
             mutations::finish(&savepoint, statements, &deferred, false).await?;

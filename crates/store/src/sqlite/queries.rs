@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::database_error;
-use crate::rollup::{PartialBucket, Plan, expired_hours, merge, with_expired_hours};
+use crate::rollup::{EVERY_HOUR, PartialBucket, Plan, expired_hours, merge, with_expired_hours};
 use crate::{
     EXPORT_CHUNK_ROWS, Event, EventRow, EventsQuery, ExportQuery, ExportRow, Point, ReadingsQuery,
     StateChange, StoreError,
@@ -42,7 +42,7 @@ pub(crate) fn readings(
     let Some(series_id) = series_id(connection, &query.node, &query.sensor)? else {
         return Ok(Vec::new());
     };
-    if let Some(plan) = Plan::of(query).filter(|_| use_rollup) {
+    if let Some(plan) = Plan::of(query, EVERY_HOUR).filter(|_| use_rollup) {
         return rollup_readings(connection, series_id, &plan, query.limit);
     }
     let limit = sql_limit(query.limit);

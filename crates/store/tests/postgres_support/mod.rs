@@ -125,9 +125,14 @@ impl Drop for TestSchema {
 
 /// Opens the store in `schema`.
 pub async fn open_in(schema: &TestSchema) -> PostgresStore {
+    open_with(schema, PostgresOptions::default()).await
+}
+
+/// Opens the store in `schema` with `options` (whose `schema` is replaced).
+pub async fn open_with(schema: &TestSchema, options: PostgresOptions) -> PostgresStore {
     let options = PostgresOptions {
         schema: Some(schema.name().to_owned()),
-        ..PostgresOptions::default()
+        ..options
     };
     PostgresStore::open(&test_url(), options)
         .await
