@@ -108,6 +108,8 @@ impl BenchDatabase {
             .batch_execute(&format!(
                 "CREATE TABLE {schema}.copy_reports (node TEXT NOT NULL, boot BIGINT, \
                      seq BIGINT NOT NULL, received_at BIGINT NOT NULL, UNIQUE (node, boot, seq)); \
+                 CREATE INDEX ON {schema}.copy_reports (received_at); \
+                 CREATE INDEX ON {schema}.copy_reports (node, received_at); \
                  CREATE TABLE {schema}.copy_readings (series_id BIGINT NOT NULL, \
                      ts BIGINT NOT NULL, value DOUBLE PRECISION NOT NULL); \
                  CREATE INDEX ON {schema}.copy_readings (series_id, ts);"

@@ -12,9 +12,12 @@
 //! row and its readings rows) as a ratio to the best `COPY` of the run. Each case runs with one
 //! write connection (the writer alone) and with the default two lanes, side by side.
 //!
-//! Part 3 measures `COPY` of 4000-row transactions once more, after the store: the server's
-//! speed drifts over a run (checkpoints, autovacuum), and the ceiling is the best of every
-//! `COPY` measured, so the ratios err low.
+//! Part 3 measures `COPY` again after the store, the server's speed drifting over a run
+//! (checkpoints, autovacuum): the 4000-row readings `COPY` of part 1, whose best of the run is
+//! the strict ceiling (bare rows, one index), and `COPY` of the same rows as the store writes
+//! (per report one `reports` row and its 4 readings rows, 400 reports per transaction) into
+//! tables with the store's columns and indexes, the ceiling of the same work. Each store case
+//! is printed as a ratio to both.
 //!
 //! ```text
 //! cargo bench -p plantkeeper-store --bench postgres_write [-- SECONDS_PER_CASE]
@@ -99,13 +102,19 @@ fn main() {
         }
         let copy_again = raw_run(&client, Method::Copy, 4000, duration).await;
         copy_ceiling = copy_ceiling.max(copy_again);
+        let same_rows = same_rows_copy(&client, duration).await;
         println!(
-            "part 3: COPY of 4000 rows per transaction again: {copy_again:.0} rows/s; \
-             ceiling (best COPY of the run) {copy_ceiling:.0} rows/s"
+            "part 3: COPY of 4000 readings rows per transaction again: {copy_again:.0} rows/s, \
+             best of the run {copy_ceiling:.0} rows/s; COPY of the store's rows into its \
+             tables: {same_rows:.0} rows/s"
         );
         println!(
-            "{:>8} {:>12} {:>12} {:>8}",
-            "writers", "1 conn", "2 lanes", "lanes/1"
+            "{:>8} {:>26} {:>26} {:>8}",
+            "", "1 conn: / COPY, / same", "2 lanes: / COPY, / same", ""
+        );
+        println!(
+            "{:>8} {:>13} {:>12} {:>13} {:>12} {:>8}",
+            "writers", "best COPY", "same rows", "best COPY", "same rows", "lanes/1"
         );
         for writers in WRITER_COUNTS {
             let rate = |connections| {
@@ -115,9 +124,11 @@ fn main() {
                     .map_or(0.0, |case| case.2)
             };
             println!(
-                "{writers:>8} {:>12.3} {:>12.3} {:>8.2}",
+                "{writers:>8} {:>13.3} {:>12.3} {:>13.3} {:>12.3} {:>8.2}",
                 rate(1) / copy_ceiling,
+                rate(1) / same_rows,
                 rate(2) / copy_ceiling,
+                rate(2) / same_rows,
                 rate(2) / rate(1)
             );
         }
@@ -211,6 +222,76 @@ async fn raw_run(client: &Client, method: Method, rows: usize, duration: Duratio
         total += rows as i64;
     }
     total as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Reports per `COPY` transaction of [`same_rows_copy`]: the writer's largest group.
+const REPORTS_PER_COPY: i64 = 400;
+/// Nodes whose reports [`same_rows_copy`] writes, one series per node and sensor.
+const COPY_NODES: i64 = 1000;
+
+/// Rows per second of binary `COPY` of what the store writes for reports of 4 readings (one
+/// `reports` row, 4 `readings` rows each), [`REPORTS_PER_COPY`] reports per transaction, into
+/// tables with the columns and indexes of the store's `reports` and `readings`
+/// (migrations/postgres/V1__init.sql).
+async fn same_rows_copy(client: &Client, duration: Duration) -> f64 {
+    reset_schema(client).await;
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE {SCHEMA}.reports (node TEXT NOT NULL, boot BIGINT, seq BIGINT NOT NULL,
+                 received_at BIGINT NOT NULL, UNIQUE (node, boot, seq));
+             CREATE INDEX ON {SCHEMA}.reports (received_at);
+             CREATE INDEX ON {SCHEMA}.reports (node, received_at);
+             CREATE TABLE {SCHEMA}.readings (series_id BIGINT NOT NULL, ts BIGINT NOT NULL,
+                 value DOUBLE PRECISION NOT NULL);
+             CREATE INDEX ON {SCHEMA}.readings (series_id, ts);"
+        ))
+        .await
+        .expect("creating the same-rows tables");
+    let copy_reports =
+        format!("COPY {SCHEMA}.reports (node, boot, seq, received_at) FROM STDIN (FORMAT binary)");
+    let copy_readings =
+        format!("COPY {SCHEMA}.readings (series_id, ts, value) FROM STDIN (FORMAT binary)");
+    let nodes: Vec<String> = (0..COPY_NODES).map(|node| format!("node-{node}")).collect();
+    let sensors = SENSORS.len() as i64;
+    let started = Instant::now();
+    let mut next: i64 = 0;
+    while started.elapsed() < duration {
+        let batch = next..next + REPORTS_PER_COPY;
+        next += REPORTS_PER_COPY;
+        client.batch_execute("BEGIN").await.expect("beginning");
+        let sink = client.copy_in(&copy_reports).await.expect("COPY reports");
+        let writer =
+            BinaryCopyInWriter::new(sink, &[Type::TEXT, Type::INT8, Type::INT8, Type::INT8]);
+        let mut writer = std::pin::pin!(writer);
+        for report in batch.clone() {
+            let node = &nodes[(report % COPY_NODES) as usize];
+            let seq = report / COPY_NODES;
+            let at = seq * 5000;
+            writer
+                .as_mut()
+                .write(&[node, &1i64, &seq, &at])
+                .await
+                .expect("COPY a report row");
+        }
+        writer.finish().await.expect("finishing COPY reports");
+        let sink = client.copy_in(&copy_readings).await.expect("COPY readings");
+        let writer = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::INT8, Type::FLOAT8]);
+        let mut writer = std::pin::pin!(writer);
+        for report in batch {
+            let node = report % COPY_NODES;
+            let at = report / COPY_NODES * 5000;
+            for sensor in 0..sensors {
+                writer
+                    .as_mut()
+                    .write(&[&(node * sensors + sensor), &at, &21.5f64])
+                    .await
+                    .expect("COPY a reading row");
+            }
+        }
+        writer.finish().await.expect("finishing COPY readings");
+        client.batch_execute("COMMIT").await.expect("committing");
+    }
+    (next * (1 + sensors)) as f64 / started.elapsed().as_secs_f64()
 }
 
 /// Acknowledged reports per second with `writers` concurrent writers and
