@@ -15,7 +15,10 @@ use std::time::Duration;
 use plantkeeper_store::postgres::{PostgresOptions, PostgresStore, Timescale};
 use plantkeeper_store::testsuite::{raw_points, reading, report, reports_batch};
 use plantkeeper_store::{Event, StateChange, Store, StoreError, WriteBatch};
-use postgres_support::{TestSchema, admin_client, fresh_store, open_in, open_with, test_url};
+use postgres_support::{
+    TestSchema, admin_client, assert_ids_became_visible_in_order, fresh_store, open_in, open_with,
+    test_url,
+};
 
 plantkeeper_store::store_suite!(optional fresh_store);
 
@@ -406,45 +409,9 @@ async fn state_changes_and_events_become_visible_in_id_order() {
             })
         })
         .collect();
-    let ids = |table: &'static str| {
-        let sql = format!("SELECT id FROM {}.{table} ORDER BY id", schema.name());
-        let observer = &observer;
-        async move {
-            observer
-                .query(&sql, &[])
-                .await
-                .expect("reading ids")
-                .iter()
-                .map(|row| row.get::<_, i64>(0))
-                .collect::<Vec<i64>>()
-        }
-    };
-    let mut snapshots = Vec::new();
-    while !writers.iter().all(tokio::task::JoinHandle::is_finished) {
-        snapshots.push((ids("state_changes").await, ids("events").await));
-    }
-    for writer in writers {
-        writer.await.expect("a writer task");
-    }
-    let final_changes = ids("state_changes").await;
-    let final_events = ids("events").await;
+    let (final_changes, final_events) =
+        assert_ids_became_visible_in_order(&observer, &schema, writers).await;
     assert_eq!(final_changes.len(), 32 * 25, "every state change is stored");
     assert_eq!(final_events.len(), 32 * 25, "every event is stored");
-    assert!(
-        snapshots.len() > 5,
-        "the observer looked while writes went on"
-    );
-    for (changes, events) in &snapshots {
-        assert_eq!(
-            changes.as_slice(),
-            &final_changes[..changes.len()],
-            "a reader saw state change ids that are not a prefix of the final ones"
-        );
-        assert_eq!(
-            events.as_slice(),
-            &final_events[..events.len()],
-            "a reader saw event ids that are not a prefix of the final ones"
-        );
-    }
     store.close().await.expect("closing");
 }

@@ -9,6 +9,18 @@ use tokio_postgres::{Client, Statement};
 use super::database_error;
 use crate::StoreError;
 
+/// The end of an insert into `readings_rollup` that adds its rows to those already there:
+/// samples and sums added, minima and maxima widened.
+macro_rules! add_to_rollup_row {
+    () => {
+        "ON CONFLICT (series_id, hour) DO UPDATE SET \
+             samples = readings_rollup.samples + excluded.samples, \
+             sum_value = readings_rollup.sum_value + excluded.sum_value, \
+             min_value = LEAST(readings_rollup.min_value, excluded.min_value), \
+             max_value = GREATEST(readings_rollup.max_value, excluded.max_value)"
+    };
+}
+
 /// The prepared statements of the writer's connection.
 pub(crate) struct Statements {
     /// Reports `($1..$4: node, boot, seq, received_at)` that are new, and the readings
@@ -133,19 +145,16 @@ impl Statements {
                  WHERE spool_drained.last_batch < EXCLUDED.last_batch",
             )
             .await?,
-            upsert_rollup: prepare(
+            upsert_rollup: prepare(concat!(
                 "INSERT INTO readings_rollup \
                      (series_id, hour, samples, sum_value, min_value, max_value) \
                  SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], \
                      $4::float8[], $5::float8[], $6::float8[]) \
-                 ON CONFLICT (series_id, hour) DO UPDATE SET \
-                     samples = readings_rollup.samples + excluded.samples, \
-                     sum_value = readings_rollup.sum_value + excluded.sum_value, \
-                     min_value = LEAST(readings_rollup.min_value, excluded.min_value), \
-                     max_value = GREATEST(readings_rollup.max_value, excluded.max_value)",
-            )
+                 ",
+                add_to_rollup_row!()
+            ))
             .await?,
-            roll_up_hours: prepare(
+            roll_up_hours: prepare(concat!(
                 "INSERT INTO readings_rollup \
                      (series_id, hour, samples, sum_value, min_value, max_value) \
                  SELECT r.series_id, r.ts - ((r.ts % 3600000) + 3600000) % 3600000 AS hour, \
@@ -153,12 +162,9 @@ impl Statements {
                  FROM series s CROSS JOIN LATERAL (SELECT series_id, ts, value FROM readings \
                      WHERE series_id = s.id AND ts >= $1 AND ts < $2) r \
                  GROUP BY 1, 2 \
-                 ON CONFLICT (series_id, hour) DO UPDATE SET \
-                     samples = readings_rollup.samples + excluded.samples, \
-                     sum_value = readings_rollup.sum_value + excluded.sum_value, \
-                     min_value = LEAST(readings_rollup.min_value, excluded.min_value), \
-                     max_value = GREATEST(readings_rollup.max_value, excluded.max_value)",
-            )
+                 ",
+                add_to_rollup_row!()
+            ))
             .await?,
             set_rollup_before: prepare(
                 "INSERT INTO meta (key, value) VALUES ('rollup_before', $1) \

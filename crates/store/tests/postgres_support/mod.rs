@@ -146,3 +146,56 @@ pub async fn fresh_store() -> Option<(Arc<dyn Store>, TestSchema)> {
     let store = open_in(&schema).await;
     Some((Arc::new(store), schema))
 }
+
+/// The ids of `state_changes` and of `events` in `schema`, each ascending.
+pub async fn ordered_ids(observer: &Client, schema: &TestSchema) -> (Vec<i64>, Vec<i64>) {
+    let ids = |table: &str| {
+        let sql = format!("SELECT id FROM {}.{table} ORDER BY id", schema.name());
+        async move {
+            observer
+                .query(&sql, &[])
+                .await
+                .expect("reading ids")
+                .iter()
+                .map(|row| row.get::<_, i64>(0))
+                .collect::<Vec<i64>>()
+        }
+    };
+    (ids("state_changes").await, ids("events").await)
+}
+
+/// Watches the state change and event ids of `schema` until every writer task is done, then
+/// asserts that every id list seen meanwhile is a prefix of the final one (no reader saw a row
+/// while one with a lower id was still uncommitted) and that the observer looked more than a
+/// few times. Returns the final ids.
+pub async fn assert_ids_became_visible_in_order(
+    observer: &Client,
+    schema: &TestSchema,
+    writers: Vec<tokio::task::JoinHandle<()>>,
+) -> (Vec<i64>, Vec<i64>) {
+    let mut snapshots = Vec::new();
+    while !writers.iter().all(tokio::task::JoinHandle::is_finished) {
+        snapshots.push(ordered_ids(observer, schema).await);
+    }
+    for writer in writers {
+        writer.await.expect("a writer task");
+    }
+    let (final_changes, final_events) = ordered_ids(observer, schema).await;
+    assert!(
+        snapshots.len() > 5,
+        "the observer looked while writes went on"
+    );
+    for (changes, events) in &snapshots {
+        assert_eq!(
+            changes.as_slice(),
+            &final_changes[..changes.len().min(final_changes.len())],
+            "a reader saw state change ids that are not a prefix of the final ones"
+        );
+        assert_eq!(
+            events.as_slice(),
+            &final_events[..events.len().min(final_events.len())],
+            "a reader saw event ids that are not a prefix of the final ones"
+        );
+    }
+    (final_changes, final_events)
+}
