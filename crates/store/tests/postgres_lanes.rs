@@ -13,12 +13,13 @@ mod postgres_support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use plantkeeper_store::postgres::PostgresOptions;
 use plantkeeper_store::testsuite::{raw_points, reading, report, reports_batch};
 use plantkeeper_store::{Event, ReportRecord, StateChange, Store, StoreError, WriteReceipt};
-use postgres_support::{TestSchema, admin_client, assert_ids_became_visible_in_order, open_with};
+use postgres_support::{
+    TestSchema, admin_client, assert_ids_became_visible_in_order, one_waits_on_a_lock, open_with,
+};
 use tokio_postgres::Client;
 
 /// The sensor every report of these tests carries one reading of.
@@ -126,27 +127,6 @@ async fn assert_both_lanes_commit(
         vec![committed.clone(), committed],
         "both lanes are connected and each committed its last group"
     );
-}
-
-/// Waits (up to 5 s) until exactly one backend named `application_name` waits on a lock;
-/// returns whether it happened.
-async fn one_waits_on_a_lock(observer: &Client, application_name: &str) -> bool {
-    for _ in 0..500 {
-        let waiting: i64 = observer
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity \
-                 WHERE application_name = $1 AND wait_event_type = 'Lock'",
-                &[&application_name],
-            )
-            .await
-            .expect("watching the backends")
-            .get(0);
-        if waiting == 1 {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    false
 }
 
 /// Concurrent plain writes on the lanes store every acknowledged report exactly once, and a

@@ -16,8 +16,8 @@ use plantkeeper_store::postgres::{PostgresOptions, PostgresStore, Timescale};
 use plantkeeper_store::testsuite::{raw_points, reading, report, reports_batch};
 use plantkeeper_store::{Event, StateChange, Store, StoreError, WriteBatch};
 use postgres_support::{
-    TestSchema, admin_client, assert_ids_became_visible_in_order, fresh_store, open_in, open_with,
-    test_url,
+    TestSchema, admin_client, assert_ids_became_visible_in_order, fresh_store, one_waits_on_a_lock,
+    open_in, open_with, test_url,
 };
 
 plantkeeper_store::store_suite!(optional fresh_store);
@@ -168,25 +168,8 @@ async fn writer_reconnects_after_its_connection_is_killed_and_never_acks_a_lost_
         .expect("locking readings");
     let held = tokio::spawn(write(1));
     let observer = admin_client().await;
-    let mut waiting = false;
-    for _ in 0..200 {
-        waiting = observer
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity \
-                 WHERE application_name = $1 AND wait_event_type = 'Lock'",
-                &[&writer_name],
-            )
-            .await
-            .expect("watching the writer")
-            .get::<_, i64>(0)
-            == 1;
-        if waiting {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
     assert!(
-        waiting,
+        one_waits_on_a_lock(&observer, &writer_name).await,
         "the write waits on the lock inside its transaction"
     );
     let kill = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \

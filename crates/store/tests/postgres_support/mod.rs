@@ -199,3 +199,24 @@ pub async fn assert_ids_became_visible_in_order(
     }
     (final_changes, final_events)
 }
+
+/// Waits (up to 5 s) until exactly one backend named `application_name` waits on a lock;
+/// returns whether it happened.
+pub async fn one_waits_on_a_lock(observer: &Client, application_name: &str) -> bool {
+    for _ in 0..500 {
+        let waiting: i64 = observer
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND wait_event_type = 'Lock'",
+                &[&application_name],
+            )
+            .await
+            .expect("watching the backends")
+            .get(0);
+        if waiting == 1 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
