@@ -18,7 +18,8 @@ use plantkeeper_store::postgres::PostgresOptions;
 use plantkeeper_store::testsuite::{raw_points, reading, report, reports_batch};
 use plantkeeper_store::{Event, ReportRecord, StateChange, Store, StoreError, WriteReceipt};
 use postgres_support::{
-    TestSchema, admin_client, assert_ids_became_visible_in_order, one_waits_on_a_lock, open_with,
+    TestSchema, admin_client, assert_ids_became_visible_in_order, lock_readings,
+    one_waits_on_a_lock, open_with,
 };
 use tokio_postgres::Client;
 
@@ -321,14 +322,7 @@ async fn a_group_whose_lane_is_killed_is_committed_by_the_writer_and_stored_once
 
     // Hold the next write in its lane's transaction: another connection locks the readings.
     let mut admin = admin_client().await;
-    let locker = admin.transaction().await.expect("beginning the lock");
-    locker
-        .batch_execute(&format!(
-            "LOCK TABLE {}.readings IN ACCESS EXCLUSIVE MODE",
-            schema.name()
-        ))
-        .await
-        .expect("locking readings");
+    let locker = lock_readings(&mut admin, &schema).await;
     let held = tokio::spawn({
         let store = Arc::clone(&store);
         async move { write_report(store.as_ref(), NODE, 3).await }

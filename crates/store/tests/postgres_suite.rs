@@ -16,8 +16,8 @@ use plantkeeper_store::postgres::{PostgresOptions, PostgresStore, Timescale};
 use plantkeeper_store::testsuite::{raw_points, reading, report, reports_batch};
 use plantkeeper_store::{Event, StateChange, Store, StoreError, WriteBatch};
 use postgres_support::{
-    TestSchema, admin_client, assert_ids_became_visible_in_order, fresh_store, one_waits_on_a_lock,
-    open_in, open_with, test_url,
+    TestSchema, admin_client, assert_ids_became_visible_in_order, fresh_store, lock_readings,
+    one_waits_on_a_lock, open_in, open_with, test_url,
 };
 
 plantkeeper_store::store_suite!(optional fresh_store);
@@ -158,14 +158,7 @@ async fn writer_reconnects_after_its_connection_is_killed_and_never_acks_a_lost_
     // Hold the write in its transaction: another connection locks the readings table.
     let mut admin = admin_client().await;
     let writer_name = format!("plantkeeper writer {}", schema.name());
-    let locker = admin.transaction().await.expect("beginning the lock");
-    locker
-        .batch_execute(&format!(
-            "LOCK TABLE {}.readings IN ACCESS EXCLUSIVE MODE",
-            schema.name()
-        ))
-        .await
-        .expect("locking readings");
+    let locker = lock_readings(&mut admin, &schema).await;
     let held = tokio::spawn(write(1));
     let observer = admin_client().await;
     assert!(

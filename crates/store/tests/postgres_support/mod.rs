@@ -220,3 +220,20 @@ pub async fn one_waits_on_a_lock(observer: &Client, application_name: &str) -> b
     }
     false
 }
+
+/// Opens a transaction on `admin` that holds `schema`'s readings table locked (ACCESS
+/// EXCLUSIVE) until it ends, so a write waits inside its own transaction.
+pub async fn lock_readings<'a>(
+    admin: &'a mut Client,
+    schema: &TestSchema,
+) -> tokio_postgres::Transaction<'a> {
+    let locker = admin.transaction().await.expect("beginning the lock");
+    locker
+        .batch_execute(&format!(
+            "LOCK TABLE {}.readings IN ACCESS EXCLUSIVE MODE",
+            schema.name()
+        ))
+        .await
+        .expect("locking readings");
+    locker
+}
